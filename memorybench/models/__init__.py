@@ -1,0 +1,88 @@
+"""Cell and model registries. Importing this module does not import Keras or TensorFlow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memorybench.errors import ConfigError
+from memorybench.registry import Entry, Registry, unknown
+
+__all__ = ["CELLS", "MODELS", "model_names", "register_cell", "register_model", "resolve"]
+
+
+def _builtin_cells() -> dict[str, str]:
+    from memorybench.models.builtin import BUILTIN_CELLS
+
+    return dict(BUILTIN_CELLS)
+
+
+def _builtin_models() -> dict[str, str]:
+    from memorybench.models.builtin import BUILTIN_MODELS
+
+    return dict(BUILTIN_MODELS)
+
+
+CELLS = Registry("cell", "memorybench.cells", builtins=_builtin_cells)
+MODELS = Registry("model", "memorybench.models", builtins=_builtin_models)
+# cells and models share one namespace: a name means one thing on the command line
+CELLS.siblings = [MODELS]
+MODELS.siblings = [CELLS]
+
+
+def register_cell(name: str, **defaults: Any):
+    """Class decorator: register a Keras RNN cell under ``name``.
+
+    The class is also registered as Keras-serializable under ``memorybench>name`` so a saved
+    ``.keras`` file names it as the CLI does. ``defaults`` are constructor kwargs this name
+    implies (one class may be registered under several names with different defaults).
+    """
+
+    def deco(cls):
+        import keras  # a cell is a Keras layer: its module has imported Keras already
+
+        if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
+            raise ConfigError(f"register_cell({name!r}) expects a keras.layers.Layer subclass")
+        if not hasattr(cls, "state_size"):
+            raise ConfigError(
+                f"cell class {cls.__name__} ({name!r}) has no state_size; a Keras RNN cell needs "
+                f"state_size (and output_size) set in __init__"
+            )
+        CELLS.register(name, cls, defaults=dict(defaults))
+        # first name wins: a class registered under several names saves under its first
+        if ">" not in keras.saving.get_registered_name(cls):
+            keras.saving.register_keras_serializable(package="memorybench", name=name)(cls)
+        return cls
+
+    return deco
+
+
+def register_model(name: str, **defaults: Any):
+    """Register a sequence-model factory ``(spec, units, return_sequences, **params) -> Layer``."""
+
+    def deco(fn):
+        if not callable(fn):
+            raise ConfigError(f"register_model({name!r}) expects a callable, got {fn!r}")
+        MODELS.register(name, fn, defaults=dict(defaults))
+        return fn
+
+    return deco
+
+
+def model_names() -> list[str]:
+    """Every registered cell and model name, plugins and entry points included."""
+    return CELLS.all_names()
+
+
+def resolve(name: str) -> tuple[str, Entry]:
+    """``("cell" | "model", entry)`` for a model name or a ``module:Class`` string."""
+    if name in CELLS:
+        return "cell", CELLS.entry(name)
+    if name in MODELS:
+        return "model", MODELS.entry(name)
+    if ":" in name:
+        import keras
+
+        entry = CELLS.entry(name)
+        is_layer = isinstance(entry.obj, type) and issubclass(entry.obj, keras.layers.Layer)
+        return ("cell" if is_layer else "model"), entry
+    raise ConfigError(unknown("model", name, model_names()))

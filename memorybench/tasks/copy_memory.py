@@ -1,0 +1,87 @@
+"""Copy memory: remember 10 symbols over a delay of T blanks and replay them after a delimiter.
+
+Arjovsky, Shah & Bengio 2016, "Unitary Evolution Recurrent Neural Networks" (after Hochreiter &
+Schmidhuber 1997). ``length`` is the blank delay T; a sequence has T+20 steps.
+
+Worked example, ``length=3`` (T=3, 23 steps; 0 blank, 1..8 symbols, 9 delimiter)::
+
+    input   3 1 8 8 2 5 7 1 4 6  0 0  9  0 0 0 0 0 0 0 0 0 0
+    target  0 0 0 0 0 0 0 0 0 0  0 0  0  3 1 8 8 2 5 7 1 4 6
+
+i.e. 10 symbols drawn uniformly from 1..8, T-1 blanks, the delimiter, 10 blanks; the target is
+T+10 blanks and then the 10 symbols. Loss: cross-entropy over all T+20 steps (9 output classes,
+0..8). The trivial predictor (blank, then uniform over the 8 symbols for the last 10 steps)
+scores cross-entropy 10 ln 8 / (T+20) and recall accuracy 1/8. Metric: recall accuracy on the
+last 10 steps; solved at >= 0.99.
+
+Encodings: ``onehot`` (default) x (n, T+20, 10) float32; ``scalar`` x (n, T+20, 1) float32 =
+symbol / 9. Targets y (n, T+20) int32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from memorybench.tasks import register_task
+from memorybench.tasks.base import Task, TaskSpec
+
+ENCODINGS = ("onehot", "scalar")
+N_SYMBOLS = 10  # copied symbols per sequence
+N_INPUT = 10  # blank, 8 symbols, delimiter
+DELIMITER = 9
+_EYE = np.eye(N_INPUT, dtype=np.float32)
+
+
+@register_task("copy_memory")
+@dataclass(frozen=True)
+class CopyMemory(Task):
+    """Copy memory; ``length`` is the delay T between the symbols and the delimiter."""
+
+    min_length = 1
+    length: int = 100
+    encoding: str = "onehot"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check_choice("encoding", self.encoding, ENCODINGS)
+
+    @property
+    def spec(self) -> TaskSpec:
+        return TaskSpec(
+            name=self.name, input_dim=N_INPUT if self.encoding == "onehot" else 1,
+            output="every_step", n_classes=9, loss="sparse_categorical_crossentropy",
+            metric="recall_accuracy", higher_is_better=True, chance=1.0 / 8.0, solved_at=0.99,
+            steps=self.length + 20, length=self.length,
+        )
+
+    def sample(self, rng: np.random.Generator, n: int):
+        T = self.length
+        symbols = rng.integers(1, 9, (n, N_SYMBOLS), dtype=np.int32)
+        seq = np.zeros((n, T + 20), np.int32)
+        seq[:, :N_SYMBOLS] = symbols
+        seq[:, T + 9] = DELIMITER
+        y = np.zeros((n, T + 20), np.int32)
+        y[:, T + 10 :] = symbols
+        if self.encoding == "scalar":
+            x = (seq[..., None] / np.float32(9)).astype(np.float32)
+        else:
+            x = _EYE[seq]
+        return x, y
+
+    def metric_mask(self, y_true: np.ndarray) -> np.ndarray:
+        mask = np.zeros(y_true.shape, bool)
+        mask[..., -N_SYMBOLS:] = True
+        return mask
+
+    def render(self, x: np.ndarray, y: np.ndarray, width: int = 60) -> str:
+        seq = np.argmax(x, -1) if x.shape[-1] > 1 else np.rint(x[:, 0] * 9).astype(int)
+        return f"input  {_row(seq, width)}\ntarget {_row(y, width)}"
+
+
+def _row(v: np.ndarray, width: int) -> str:
+    s = [str(int(a)) for a in v]
+    if len(s) > width:
+        s = s[: width // 2] + ["…"] + s[-width // 2 :]
+    return " ".join(s)
