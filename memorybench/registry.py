@@ -39,6 +39,7 @@ class Registry:
         self.group = group
         self._builtins = builtins
         self._entries: dict[str, Entry] = {}
+        self._refs: dict[str, Entry] = {}  # "module:attr" strings used so far (not names)
         self._loaded_builtins = False
         self._loaded_entry_points = False
         # other registries that share this one's namespace (cells and models)
@@ -62,8 +63,11 @@ class Registry:
         """Register ``obj`` under ``name``; without ``obj``, return a decorator."""
         if obj is None:
             return lambda o: self.register(name, o, **meta)
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"{self.kind} name must be a non-empty string, got {name!r}")
+        if not isinstance(name, str) or not name.strip() or ":" in name:
+            raise ConfigError(
+                f"{self.kind} name must be a non-empty string without ':' (that marks "
+                f"'module:Class' references), got {name!r}"
+            )
         self._ensure()
         for reg in [self, *self.siblings]:
             reg._ensure()
@@ -102,9 +106,11 @@ class Registry:
     def entry(self, name: str) -> Entry:
         self._ensure()
         if name not in self._entries:
-            if ":" in name:  # "module:Class" strings
-                obj = _import_target(name, self.kind)
-                return self._entries.setdefault(name, Entry(name, obj=obj, source=name))
+            if ":" in name:  # "module:Class" strings: cached apart, so names() stays names
+                if name not in self._refs:
+                    obj = _import_target(name, self.kind)
+                    self._refs[name] = Entry(name, obj=obj, source=name)
+                return self._refs[name]
             raise ConfigError(unknown(self.kind, name, self.all_names()))
         e = self._entries[name]
         if e.obj is None:

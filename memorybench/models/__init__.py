@@ -42,11 +42,8 @@ def register_cell(name: str, **defaults: Any):
 
         if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
             raise ConfigError(f"register_cell({name!r}) expects a keras.layers.Layer subclass")
-        if not hasattr(cls, "state_size"):
-            raise ConfigError(
-                f"cell class {cls.__name__} ({name!r}) has no state_size; a Keras RNN cell needs "
-                f"state_size (and output_size) set in __init__"
-            )
+        # state_size is usually set on the instance in __init__, so it cannot be checked on the
+        # class here; build_model checks it (and the output shapes) on the built cell
         CELLS.register(name, cls, defaults=dict(defaults))
         # first name wins: a class registered under several names saves under its first
         if ">" not in keras.saving.get_registered_name(cls):
@@ -75,14 +72,18 @@ def model_names() -> list[str]:
 
 def resolve(name: str) -> tuple[str, Entry]:
     """``("cell" | "model", entry)`` for a model name or a ``module:Class`` string."""
-    if name in CELLS:
-        return "cell", CELLS.entry(name)
-    if name in MODELS:
-        return "model", MODELS.entry(name)
+    if not isinstance(name, str):
+        raise ConfigError(f"model name must be a string, got {name!r}")
     if ":" in name:
+        # decided by the object every time: CELLS.entry caches every "module:attr" string,
+        # factories included, so "name in CELLS" would call a factory a cell the second time
         import keras
 
         entry = CELLS.entry(name)
         is_layer = isinstance(entry.obj, type) and issubclass(entry.obj, keras.layers.Layer)
         return ("cell" if is_layer else "model"), entry
+    if name in CELLS:
+        return "cell", CELLS.entry(name)
+    if name in MODELS:
+        return "model", MODELS.entry(name)
     raise ConfigError(unknown("model", name, model_names()))
