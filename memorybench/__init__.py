@@ -24,6 +24,7 @@ _API = {
     "register_model": "memorybench.models",
     # models (TensorFlow)
     "build_model": "memorybench.models.build",
+    "load_model": "memorybench.models.build",
     # runs
     "RunConfig": "memorybench.config",
     "TaskConfig": "memorybench.config",

@@ -174,6 +174,24 @@ def test_variant_names_save_under_lstm_full_and_reload_their_flags(tmp_path):
     assert loaded.layers[1].cell.forget_gate is False
 
 
+@pytest.mark.parametrize("name", ["ungated", "mingru"])
+def test_load_model_in_a_fresh_process_needs_no_import_of_the_cell_module(tmp_path, name):
+    task = mb.get_task("adding", length=6)
+    model = build_model(task, name, units=3)
+    x = task.data("test", n=4, seed=0)[0]
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "want.npy", np.asarray(model(x)))
+    code = (
+        "import sys, numpy as np, memorybench as mb\n"
+        f"m = mb.load_model({str(tmp_path / 'm.keras')!r})\n"
+        "x = mb.get_task('adding', length=6).data('test', n=4, seed=0)[0]\n"
+        f"want = np.load({str(tmp_path / 'want.npy')!r})\n"
+        "assert np.array_equal(np.asarray(m(x)), want)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
 # -- the ungated cell -------------------------------------------------------------------------
 def test_ungated_cell_computes_its_equations():
     cell = UngatedCell(4)

@@ -9,8 +9,8 @@ from typing import Any
 import keras
 
 from memorybench.errors import ConfigError, MemorybenchError, PluginError
-from memorybench.models import resolve
-from memorybench.registry import Entry
+from memorybench.models import CELLS, MODELS, resolve
+from memorybench.registry import Entry, load_plugin
 from memorybench.tasks import Task, get_task
 from memorybench.tasks.base import TaskSpec
 
@@ -292,6 +292,23 @@ def _bracket(count, budget: int, guess: int) -> tuple[int, int]:
 
 
 # -- cuDNN ------------------------------------------------------------------------------------
+def load_model(path, plugins=()) -> keras.Model:
+    """``keras.saving.load_model`` in any process: imports every built-in and entry-point cell or
+    model module first (and the given plugin files), so the saved class names resolve without
+    ``custom_objects``. A registered module that fails to import is left out, not fatal: the
+    load fails later only if the file needs it.
+    """
+    for p in plugins:
+        load_plugin(p)
+    for registry in (CELLS, MODELS):
+        for name in registry.names():
+            try:
+                registry.entry(name)
+            except MemorybenchError:
+                pass
+    return keras.saving.load_model(path)
+
+
 def cudnn_eligible(model: keras.Model) -> bool:
     """Whether every fused LSTM / GRU layer of ``model`` can take the cuDNN kernel on a GPU.
 
