@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from memorybench.config import coerce, parse_sets  # noqa: F401  (one place: config.py)
 from memorybench.errors import ConfigError, MemorybenchError
 
 
@@ -98,49 +99,6 @@ def task_show(name: str, length: int | None, set_, seed: int, plugin) -> None:
     click.echo(task.render(x[0], y[0]))
 
 
-def parse_sets(items: list[str], cls) -> dict:
-    """``key=value`` strings -> kwargs coerced to the dataclass field types of ``cls``."""
-    import dataclasses
-
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    out = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set expects key=value, got {item!r}")
-        if key not in fields:
-            raise ConfigError(f"unknown key {key!r}; known: {', '.join(sorted(fields))}")
-        out[key] = coerce(raw, fields[key].default, key)
-    return out
-
-
-def coerce(raw: str, like, key: str = "value"):
-    """Parse ``raw`` as the type of the default ``like`` (bool, int, float, str, None)."""
-    try:
-        if isinstance(like, bool):
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if isinstance(like, int):
-            return int(raw)
-        if isinstance(like, float):
-            return float(raw)
-    except ValueError:
-        raise ConfigError(
-            f"{key}={raw!r} is not a valid {type(like).__name__}"
-        ) from None
-    if like is None:
-        for conv in (int, float):
-            try:
-                return conv(raw)
-            except ValueError:
-                pass
-        return None if raw.lower() == "none" else raw
-    return raw
-
-
 # -- model commands --------------------------------------------------------------------------
 @model_app.command("show")
 @click.argument("name")
@@ -153,8 +111,207 @@ def model_show(name: str, task: str, units: int, length: int, plugin) -> None:
     load_plugins(plugin)
     from memorybench.models.describe import describe_model
 
+    # soft_wrap: equations and docstrings keep their lines when piped (rich wraps at 80 otherwise)
     _console().print(describe_model(name, task, units, length=length), markup=False,
-                     highlight=False)
+                     highlight=False, soft_wrap=True)
+
+
+# -- reports: report, show, gradflow ---------------------------------------------------------
+results_opt = click.option(
+    "--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
+    help="Results folder (holds runs/).",
+)
+
+
+def _warn(msg: str) -> None:
+    click.echo(f"warning: {msg}", err=True)
+
+
+@app.command("report")
+@results_opt
+@click.option("--open", "open_", is_flag=True, help="Open index.html in a web browser.")
+def report_cmd(results: Path, open_: bool) -> None:
+    """Write leaderboards, horizon table, plots and index.html into RESULTS/report/."""
+    from memorybench.runners.report import make_report  # pandas / matplotlib, never TensorFlow
+
+    index = make_report(results, open_browser=open_, warn=_warn)
+    click.echo(f"report: {index}")
+
+
+@app.command("show")
+@results_opt
+@click.option("--task", "task_filter", default=None, help="Only this task.")
+def show_cmd(results: Path, task_filter: str | None) -> None:
+    """Print the leaderboard as a table in the terminal."""
+    from rich.table import Table
+
+    from memorybench.runners import leaderboard as lb
+
+    if not (results / "runs").is_dir():
+        raise ConfigError(f"--results {str(results)!r} has no runs/ folder")
+    runs = lb.load_runs(results, warn=_warn)
+    if task_filter is not None:
+        known = sorted({r["task"] for r in runs})
+        if task_filter not in known:
+            raise ConfigError(
+                f"no runs of task {task_filter!r} in {results}; known: {', '.join(known) or '-'}"
+            )
+        runs = [r for r in runs if r["task"] == task_filter]
+    if not runs:
+        raise ConfigError(f"no completed runs under {results / 'runs'}")
+    _, blocks = lb.display_rows(lb.leaderboard(runs), "leaderboard")
+    console = _console()
+    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+        from rich.console import Console
+
+        console = Console(width=max(console.width, 150))
+    for title, header, rows in blocks:
+        table = Table(title=title, title_justify="left", header_style="bold")
+        for i, h in enumerate(header):
+            table.add_column(h, justify="left" if i == 1 else "right")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table, markup=False, highlight=False)
+
+
+@app.command("gradflow")
+@click.option("--task", required=True, help="Task name.")
+@click.option("--models", default="", help="Comma-separated models, freshly initialised.")
+@click.option("--length", type=int, required=True, help="Task length L.")
+@click.option("--run", "runs", multiple=True, type=click.Path(path_type=Path),
+              help="Run folder with model.weights.h5 (repeatable): its trained model.")
+@click.option("--units", type=int, default=64, show_default=True, help="Units of fresh models.")
+@click.option("--batch", type=int, default=32, show_default=True, help="Sequences averaged.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights and data.")
+@click.option("--loss-steps", type=click.Choice(["metric", "all"]), default="metric",
+              show_default=True,
+              help="Loss over the steps the metric counts (copy memory: the recall) or all.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output folder  [default: results/gradflow/<task>_L<length>]")
+@plugin_opt
+def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out, plugin):
+    """Plot ||dL/dx_t|| against t (log scale) per model, fresh and trained."""
+    load_plugins(plugin)
+    from memorybench.models import model_names
+    from memorybench.tasks import TASKS
+
+    TASKS.get(task)  # unknown task: error listing the known ones, before TensorFlow loads
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    known = model_names()
+    for m in names:
+        if m not in known and ":" not in m:
+            raise ConfigError(f"unknown model {m!r}; known: {', '.join(known)}")
+    if not names and not runs:
+        raise ConfigError("give --models and/or --run")
+    out = out or Path("results") / "gradflow" / f"{task}_L{length}"
+    from memorybench.runners.gradflow import run_gradflow
+
+    files = run_gradflow(task, names, length, out, runs=runs, units=units, batch=batch,
+                         seed=seed, loss_steps=loss_steps)
+    for kind in ("csv", "png", "svg"):
+        click.echo(f"{kind}: {files[kind]}")
+
+
+# -- run: sweeps -----------------------------------------------------------------------------
+@app.command("run")
+@click.option("--tasks", default=None, help="Comma-separated task names.")
+@click.option("--models", default=None, help="Comma-separated cell / model names, or 'all'.")
+@click.option("--lengths", default=None, help="Comma-separated lengths, for every task.")
+@click.option("--seeds", type=int, default=None, help="Number of seeds (0 .. N-1).")
+@click.option("--profile", default=None,
+              help="smoke | quick | paper: tasks, models, lengths and training settings "
+                   "(default: quick's settings under the options given).")
+@plugin_opt
+@click.option("--match-params", type=int, default=None,
+              help="Give every model this parameter budget (units chosen to fit, within 5%).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("results"),
+              show_default=True, help="Results folder.")
+@click.option("--set", "set_", multiple=True,
+              help="Setting key=value, e.g. train.lr=0.003, model.units=32, "
+                   "adding.variant=anywhere (repeatable; see README).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+              help="TOML file with the same keys as --set.")
+@click.option("--retry-failed", is_flag=True, help="Run failed and diverged runs again.")
+@click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
+              default=None, help="Keras dtype policy of the runs (default float32).")
+@click.option("--jit/--no-jit", default=None, help="XLA compilation (default off).")
+@click.option("--tensorboard", is_flag=True, help="TensorBoard logs in each run folder.")
+@click.option("--save-weights", is_flag=True, help="Save model.weights.h5 in each run folder.")
+@click.option("--executor", default="local", show_default=True, help="local (ray: later).")
+def run_cmd(tasks, models, lengths, seeds, profile, plugin, match_params, out, set_, config_file,
+            retry_failed, precision, jit, tensorboard, save_weights, executor) -> int:
+    """Run a sweep: tasks x lengths x models x seeds. Complete runs are skipped (resume).
+
+    Exit status 0 when no run failed, 1 when one did, 2 for bad input (nothing written).
+    """
+    from memorybench import config as C
+    from memorybench.runners.sweep import expand, get_executor
+
+    # validate everything before a single folder is made
+    ex = get_executor(executor)
+    if tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ConfigError("--tensorboard needs tensorboard: pip install tensorboard")
+    load_plugins(plugin)
+    file_layer = C.load_config_file(config_file) if config_file else {}
+    profile = profile or file_layer.pop("profile", None) or C.DEFAULT_PROFILE
+    file_layer.pop("profile", None)
+    opts: dict = {}
+    for key, value in (("tasks", tasks), ("models", models), ("lengths", lengths),
+                       ("seeds", seeds), ("match_params", match_params),
+                       ("train.precision", precision), ("train.jit", jit)):
+        if value is not None:
+            opts[key] = value
+    settings = C.merge_layers(C.profile(profile), file_layer, opts, C.parse_set_items(set_))
+    _quiet_tensorflow()
+    plan = expand(settings)
+    out = _writable_dir(out)
+
+    from memorybench.runners.progress import RichReporter
+    from memorybench.runners.sweep import sweep
+
+    console = _console()
+    for note in plan.notes:
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    result = sweep(plan.configs, out, executor=ex, retry_failed=retry_failed,
+                   tensorboard=tensorboard, save_weights=save_weights,
+                   reporter=RichReporter(console))
+    n_failed = result.count("failed")
+    if n_failed:
+        console.print(f"{n_failed} run(s) failed (traceback in their summary.json); "
+                      f"re-run them with --retry-failed", markup=False, highlight=False,
+                      soft_wrap=True)
+    console.print(f"results: {out}\nnext:    memorybench report --results {out}",
+                  markup=False, highlight=False, soft_wrap=True)
+    return 1 if result.failed else 0
+
+
+def _writable_dir(path: Path) -> Path:
+    """``path`` if it is, or can be made, a writable folder; ConfigError otherwise (nothing is
+    created here)."""
+    import os
+
+    p = Path(path).expanduser()
+    probe = p
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ConfigError(f"--out {str(path)!r} is not usable: {str(probe)!r} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {str(path)!r} is not writable (no write permission on "
+                          f"{str(probe)!r}); choose another folder")
+    return p
+
+
+def _quiet_tensorflow() -> None:
+    """TensorFlow's C++ start-up chatter hides the progress display."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 # -- entry point -----------------------------------------------------------------------------

@@ -1,0 +1,209 @@
+"""The result store: run folders, atomic artifact writes, and reading runs back.
+
+Artifact schema (the contract between the runner and the reports; keys may be added, never
+renamed or dropped):
+
+``<results>/runs/<run_id>/`` per run; ``run_id`` = first 16 hex of sha256 of the canonical JSON
+(sorted keys) of the resolved config (without output paths / executor / display options; see
+``memorybench.config.run_id``). Every file is written to a temporary name in the same folder and
+``os.replace``d. No pickle.
+
+``config.json`` — the resolved ``RunConfig`` as JSON::
+
+    {"task": {"name": str, "params": {...all task dataclass fields...}},
+     "model": {"name": str, "units": int, "layers": int, "param_budget": int|null, "params": {}},
+     "train": {"steps": int, "batch_size": int, "eval_every": int, "lr": float, "optimizer": str,
+               "clipnorm": float, "n_train": int, "n_val": int, "n_test": int,
+               "precision": str, "jit": bool, "early_stop": bool, ...},
+     "seed": int, "plugins": {path: sha256}, "memorybench_version": str,
+     "code": {"task"|"model": sha256 of the plugin file providing it (part of the run id)}}
+
+``history.csv`` — one row per evaluation: ``step, seconds, train_loss, val_loss, val_metric,
+val_score`` (floats; seconds = training wall time so far, evaluation time excluded).
+
+``summary.json`` (written last; its presence with a ``status`` key marks the run complete)::
+
+    {"run_id": str, "status": "completed" | "diverged" | "failed", "reason": str|null,
+     "traceback": str|null,
+     "task": str, "length": int, "task_params": {...}, "dataset": "synthetic"|"mnist"|"mnist-5k",
+     "model": str, "units": int, "layers": int, "seed": int,
+     "metric": str (metric name), "higher_is_better": bool, "chance": float,
+     "solved_at": float|null,
+     "test_metric": float|null, "test_loss": float|null, "score": float|null (normalised),
+     "solved": bool, "steps_trained": int, "steps_to_solve": int|null,
+     "seconds_to_solve": float|null, "params": int|null, "throughput": float|null
+     (training sequences per second, steady state: the first evaluation interval, which
+     holds graph tracing / compilation, is left out when the run has a later one),
+     "wall_seconds": float,
+     "device": str, "gpus": [str], "precision": str, "jit": bool, "cudnn_eligible": bool|null,
+     "versions": {"python", "memorybench", "keras", "tensorflow", "numpy", "backend"},
+     "plugins": {path: sha256}, "started_at": ISO-8601 str, "finished_at": ISO-8601 str,
+     # added keys
+     "param_budget": int|null, "steps": int (the step budget), "batch_size": int,
+     "train_seconds": float, "val_metric": float|null (last evaluation),
+     "n_train": int, "n_val": int, "n_test": int (sequences actually used)}
+
+Optional: ``model.weights.h5`` (flag ``--save-weights``), ``tensorboard/`` (flag
+``--tensorboard``).
+
+Non-finite floats are written as ``null`` so every file is strict JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from memorybench.errors import DataError
+
+RUNS = "runs"
+CONFIG = "config.json"
+HISTORY = "history.csv"
+SUMMARY = "summary.json"
+WEIGHTS = "model.weights.h5"
+TENSORBOARD = "tensorboard"
+HISTORY_FIELDS = ("step", "seconds", "train_loss", "val_loss", "val_metric", "val_score")
+STATUSES = ("completed", "diverged", "failed")
+
+
+def runs_dir(results: str | Path) -> Path:
+    return Path(results) / RUNS
+
+
+def run_dir(results: str | Path, run_id: str) -> Path:
+    return runs_dir(results) / run_id
+
+
+# -- atomic writes ---------------------------------------------------------------------------
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file in the same folder, then ``os.replace`` it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    write_text(path, json.dumps(clean(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def write_csv(path: str | Path, rows: list[dict], fields=HISTORY_FIELDS) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: ("" if v is None else v) for k, v in clean(row).items()})
+    write_text(path, buf.getvalue())
+
+
+def clean(obj: Any) -> Any:
+    """JSON-able copy: numpy scalars -> Python, non-finite floats -> None, tuples -> lists."""
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and not isinstance(obj, (str, bytes)):
+        obj = obj.item()  # numpy scalar
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def clear_run(path: str | Path) -> None:
+    """Remove a previous attempt's artifacts, summary first (so the run reads as incomplete)."""
+    path = Path(path)
+    for name in (SUMMARY, HISTORY, WEIGHTS):
+        (path / name).unlink(missing_ok=True)
+
+
+# -- reading ---------------------------------------------------------------------------------
+def is_complete(path: str | Path) -> bool:
+    """A run is complete when its ``summary.json`` parses and has a ``status``."""
+    try:
+        load_summary(path)
+    except DataError:
+        return False
+    return True
+
+
+def load_summary(path: str | Path) -> dict[str, Any]:
+    """The summary of the run folder ``path``; DataError if missing, corrupt or incomplete."""
+    f = Path(path) / SUMMARY
+    try:
+        data = json.loads(f.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{f}: no summary (the run is incomplete)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{f}: unreadable summary: {exc}") from None
+    if not isinstance(data, dict) or "status" not in data:
+        raise DataError(f"{f}: summary has no 'status' (the run is incomplete)")
+    return data
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    f = Path(path) / CONFIG
+    try:
+        return json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{f}: unreadable config: {exc}") from None
+
+
+def load_history(path: str | Path) -> list[dict[str, float | None]]:
+    """``history.csv`` rows as dicts of floats (empty cells -> None); [] when absent."""
+    f = Path(path) / HISTORY
+    if not f.is_file():
+        return []
+    rows = []
+    with f.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            rows.append({k: (float(v) if v not in ("", None) else None) for k, v in row.items()})
+    return rows
+
+
+def list_runs(results: str | Path) -> list[Path]:
+    """Every run folder under ``results/runs`` (complete or not), sorted by name."""
+    d = runs_dir(results)
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def iter_summaries(results: str | Path, warn: bool = True) -> Iterator[dict[str, Any]]:
+    """Summaries of the complete runs under ``results``. Runs without a summary are skipped;
+    a corrupt or half-written one is skipped with a warning naming it (when ``warn``). Each
+    summary gets ``run_dir``."""
+    for path in list_runs(results):
+        try:
+            s = load_summary(path)
+        except DataError as exc:
+            # no summary yet: a run in progress or killed, not worth a warning
+            if warn and (path / SUMMARY).exists():
+                warnings.warn(f"skipping run {path.name}: {exc}", stacklevel=2)
+            continue
+        s.setdefault("run_dir", str(path))
+        yield s
+
+
+def load_summaries(results: str | Path, warn: bool = True) -> list[dict[str, Any]]:
+    return list(iter_summaries(results, warn=warn))

@@ -1,0 +1,451 @@
+"""One training run: data -> model -> fit with periodic evaluation -> artifacts on disk.
+
+``run(cfg)`` never raises for a problem inside the run: a NaN / inf loss ends it as
+``diverged`` with the reason, any exception as ``failed`` with the traceback stored in
+``summary.json`` (so a sweep goes on). Only a config that does not resolve raises
+``ConfigError``, before anything is written.
+
+Training is fed from one ``tf.data`` pipeline built once from pre-generated numpy (the arrays
+are held as tensors and batches gathered by shuffled index, repeated forever) and ``fit`` runs
+``steps / eval_every`` epochs of ``steps_per_epoch = eval_every``: passing numpy to ``fit``
+rebuilds the input pipeline every epoch and stalls. The only Python hook is an epoch-end
+callback, i.e. one evaluation every ``eval_every`` steps; no per-step callbacks.
+
+GPU path (written to the TensorFlow / Keras documentation; tests inspect it on the CPU):
+memory growth is enabled for every visible GPU (``tf.config.experimental.set_memory_growth``)
+so runs in one process share the card; ``precision`` sets the global Keras dtype policy
+(``float32`` | ``mixed_float16`` | ``mixed_bfloat16``) for the run and restores the previous one
+afterwards; the head stays float32 (``models.build.head``) and Keras wraps the optimizer in a
+``LossScaleOptimizer`` under ``mixed_float16``; ``jit`` is ``model.compile(jit_compile=...)``
+(XLA). The built-in LSTM / GRU keep cuDNN-eligible settings; ``cudnn_eligible`` is recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import re
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memorybench.config import RunConfig, resolve, run_id, to_dict
+from memorybench.runners import store
+
+EvalHook = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class RunResult:
+    """What ``run`` returns: the run's id, folder, status and summary (as written)."""
+
+    run_id: str
+    run_dir: Path
+    status: str
+    summary: dict[str, Any]
+    skipped: bool = False  # a sweep found it complete and did not run it again
+
+    @property
+    def reason(self) -> str | None:
+        return self.summary.get("reason")
+
+
+@dataclass
+class _Record:
+    """Everything a run learns, filled as it goes; the summary is made from it at the end."""
+
+    status: str = "completed"
+    reason: str | None = None
+    traceback: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    steps_trained: int = 0
+    train_seconds: float = 0.0
+    first_interval_seconds: float | None = None  # includes tracing / compilation
+    steps_to_solve: int | None = None
+    seconds_to_solve: float | None = None
+    params: int | None = None
+    cudnn_eligible: bool | None = None
+    test: dict[str, Any] = field(default_factory=dict)
+    spec: Any = None
+    gpus: list[str] = field(default_factory=list)
+    n_used: dict[str, int] = field(default_factory=dict)
+
+    def diverge(self, reason: str) -> None:
+        self.status, self.reason = "diverged", reason
+
+
+def run(
+    cfg: RunConfig,
+    out_dir: str | Path = "results",
+    *,
+    tensorboard: bool = False,
+    save_weights: bool = False,
+    on_eval: EvalHook | None = None,
+    callbacks: tuple | list = (),
+) -> RunResult:
+    """Train and evaluate one run; artifacts go to ``out_dir/runs/<run_id>/``.
+
+    ``on_eval`` is called after each evaluation with ``{"run_id", "step", "steps", "metric",
+    "val_metric", "val_score"}`` (progress display); ``callbacks`` are extra Keras callbacks.
+    """
+    started = _now()
+    t0 = time.perf_counter()
+    cfg = resolve(cfg)
+    rid = run_id(cfg)
+    folder = store.run_dir(out_dir, rid)
+    folder.mkdir(parents=True, exist_ok=True)
+    store.clear_run(folder)
+
+    from memorybench import __version__
+    from memorybench.registry import loaded_plugins
+
+    plugins = loaded_plugins()
+    store.write_json(
+        folder / store.CONFIG,
+        {**to_dict(cfg), "plugins": plugins, "memorybench_version": __version__},
+    )
+    rec = _Record()
+    try:
+        _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, list(callbacks))
+    except Exception as exc:  # anything inside the run: record it, never raise out of a sweep
+        rec.status = "failed"
+        rec.reason = one_line_reason(exc)
+        rec.traceback = traceback.format_exc()
+    store.write_csv(folder / store.HISTORY, rec.history)
+    summary = _summary(cfg, rid, rec, plugins, started, time.perf_counter() - t0)
+    store.write_json(folder / store.SUMMARY, summary)  # last: marks the run complete
+    return RunResult(rid, folder, rec.status, store.clean(summary))
+
+
+# -- the run ---------------------------------------------------------------------------------
+def _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, extra_callbacks):
+    import keras
+
+    from memorybench.models.build import build_model, loss_for
+    from memorybench.tasks import get_task
+
+    rec.gpus = configure_gpus()
+    before = keras.config.dtype_policy()
+    keras.backend.clear_session()  # forget earlier runs' graphs and layer names in a sweep
+    keras.config.set_dtype_policy(cfg.train.precision)
+    try:
+        tc = cfg.train
+        keras.utils.set_random_seed(cfg.seed)
+        task = get_task(cfg.task.name, **cfg.task.params)
+        spec = rec.spec = task.spec
+        x_tr, y_tr = split_data(task, "train", tc.n_train, cfg.seed)
+        x_va, y_va = split_data(task, "val", tc.n_val, cfg.seed)
+        x_te, y_te = split_data(task, "test", tc.n_test, cfg.seed)
+        rec.n_used = {"n_train": len(x_tr), "n_val": len(x_va), "n_test": len(x_te)}
+        if len(x_tr) < tc.batch_size:
+            from memorybench.errors import ConfigError
+
+            raise ConfigError(
+                f"train.batch_size={tc.batch_size} is larger than the {len(x_tr)} training "
+                f"sequences; allowed: <= {len(x_tr)}"
+            )
+
+        m = cfg.model
+        model = build_model(task, m.name, units=m.units, layers=m.layers, **m.params)
+        rec.params = int(model.count_params())
+        rec.cudnn_eligible = cudnn_eligible(model)
+        model.compile(
+            optimizer=make_optimizer(tc),
+            loss=loss_for(spec),
+            jit_compile=tc.jit,
+            steps_per_execution=tc.steps_per_execution,
+        )
+        train_ds = train_dataset(x_tr, y_tr, tc.batch_size, cfg.seed)
+        val_ds = eval_dataset(x_va, tc.eval_batch_size)
+
+        monitor = _monitor(task, y_va, val_ds, tc, rec, rid, on_eval)
+        cbs = [monitor]
+        if tensorboard:
+            cbs.append(keras.callbacks.TensorBoard(
+                log_dir=str(folder / store.TENSORBOARD), write_graph=False, profile_batch=0,
+            ))
+        model.fit(
+            train_ds, epochs=tc.steps // tc.eval_every, steps_per_epoch=tc.eval_every,
+            callbacks=cbs + extra_callbacks, verbose=0, shuffle=False,  # the pipeline shuffles
+        )
+        if rec.status == "diverged":
+            return
+        pred = model.predict(eval_dataset(x_te, tc.eval_batch_size), verbose=0)
+        if not np.all(np.isfinite(pred)):
+            rec.diverge(f"test predictions are not finite after {rec.steps_trained} steps")
+            return
+        rec.test = task.evaluate(y_te, pred)
+        if save_weights:
+            save_model_weights(model, folder / store.WEIGHTS)
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def _monitor(task, y_val, val_ds, tc, rec: _Record, rid: str, on_eval):
+    """Epoch-end hook (every ``eval_every`` steps): divergence check, validation, early stop.
+
+    The class is made here so that importing this module does not import Keras.
+    """
+    import keras
+
+    class Monitor(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            interval = time.perf_counter() - self.t
+            rec.train_seconds += interval
+            if rec.first_interval_seconds is None:
+                rec.first_interval_seconds = interval
+            step = (epoch + 1) * tc.eval_every
+            rec.steps_trained = step
+            loss = float((logs or {}).get("loss", math.nan))
+            if not math.isfinite(loss):
+                rec.diverge(f"training loss became {loss} by step {step}")
+                self.model.stop_training = True
+                return
+            pred = self.model.predict(val_ds, verbose=0)
+            if not np.all(np.isfinite(pred)):
+                rec.diverge(f"validation predictions became non-finite by step {step}")
+                self.model.stop_training = True
+                return
+            ev = task.evaluate(y_val, pred)
+            rec.history.append({
+                "step": step, "seconds": rec.train_seconds, "train_loss": loss,
+                "val_loss": ev.get("loss"), "val_metric": ev["metric"], "val_score": ev["score"],
+            })
+            if ev["solved"] and rec.steps_to_solve is None:
+                rec.steps_to_solve, rec.seconds_to_solve = step, rec.train_seconds
+                if tc.early_stop:
+                    self.model.stop_training = True
+            if on_eval is not None:
+                on_eval({
+                    "run_id": rid, "step": step, "steps": tc.steps, "metric": task.spec.metric,
+                    "val_metric": ev["metric"], "val_score": ev["score"], "solved": ev["solved"],
+                })
+            self.t = time.perf_counter()  # evaluation time is not training time
+
+    return Monitor()
+
+
+# -- pieces (public: the benchmarks and tests use them) --------------------------------------
+def split_data(task, split: str, n: int, seed: int):
+    """``n`` sequences of ``split``; a finite dataset (MNIST) gives at most its split size."""
+    if task.spec.dataset == "synthetic":
+        return task.data(split, n=n, seed=seed)
+    x, y = task.data(split, n=None, seed=seed)
+    if n < len(x):
+        x, y = task.data(split, n=n, seed=seed)
+    return x, y
+
+
+def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+    """Batches drawn without replacement, reshuffled each pass, repeated forever.
+
+    The arrays become tensors once; the pipeline shuffles indices and gathers whole batches,
+    which is cheaper than shuffling and batching sequence by sequence.
+    """
+    import tensorflow as tf
+
+    with tf.device("/CPU:0"):
+        xt, yt = tf.constant(x), tf.constant(y)
+    n = len(x)
+    idx = (
+        tf.data.Dataset.range(n)
+        .cache()
+        .shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(batch_size, drop_remainder=True)
+    )
+    ds = idx.map(lambda i: (tf.gather(xt, i), tf.gather(yt, i)),
+                 num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def eval_dataset(x: np.ndarray, batch_size: int):
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(x).batch(batch_size).cache()
+
+
+def make_optimizer(tc):
+    import keras
+
+    classes = {
+        "adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+        "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD,
+    }
+    kwargs: dict[str, Any] = {"learning_rate": tc.lr}
+    if tc.clipnorm > 0:
+        kwargs["clipnorm"] = tc.clipnorm
+    return classes[tc.optimizer](**kwargs)
+
+
+def configure_gpus() -> list[str]:
+    """Enable memory growth on every visible GPU; return their names (empty on a CPU)."""
+    import tensorflow as tf
+
+    names = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised by an earlier run: the setting holds
+            pass
+        try:
+            details = tf.config.experimental.get_device_details(gpu) or {}
+        except Exception:  # details are informational only
+            details = {}
+        names.append(str(details.get("device_name", gpu.name)))
+    return names
+
+
+def cudnn_eligible(model) -> bool | None:
+    """Whether the model's LSTM / GRU layers can take the cuDNN kernel; None if it has none.
+
+    Uses ``memorybench.models.build.cudnn_eligible`` when that exists.
+    """
+    from memorybench.models import build
+
+    helper = getattr(build, "cudnn_eligible", None)
+    if helper is not None:
+        return helper(model)
+    import keras
+
+    found = None
+    for layer in model.layers:
+        if not isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
+            continue
+        c = layer.get_config()
+        ok = (
+            c.get("activation") == "tanh" and c.get("recurrent_activation") == "sigmoid"
+            and not c.get("recurrent_dropout") and not c.get("unroll") and c.get("use_bias")
+            and (not isinstance(layer, keras.layers.GRU) or c.get("reset_after"))
+        )
+        found = bool(ok) if found is None else (found and bool(ok))
+    return found
+
+
+def save_model_weights(model, path: Path) -> None:
+    """``model.save_weights`` to a temporary ``.weights.h5`` name, then rename (atomic)."""
+    tmp = path.with_name(f".tmp-{os.getpid()}.weights.h5")
+    try:
+        model.save_weights(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def one_line_reason(exc: BaseException) -> str:
+    """``Type: message`` on one line, without Keras' ANSI codes and argument listing."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", f"{type(exc).__name__}: {exc}")
+    text = text.split("\n\nArguments received", 1)[0]
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+# -- the summary -----------------------------------------------------------------------------
+def _summary(cfg, rid, rec: _Record, plugins, started, wall) -> dict[str, Any]:
+    spec = rec.spec
+    if spec is None:  # failed before the task was made: ask again, cheaply
+        try:
+            from memorybench.tasks import get_task
+
+            spec = get_task(cfg.task.name, **cfg.task.params).spec
+        except Exception:
+            spec = None
+    tc = cfg.train
+    test = rec.test
+    throughput = _throughput(rec, tc)
+    return {
+        "run_id": rid,
+        "status": rec.status,
+        "reason": rec.reason,
+        "traceback": rec.traceback,
+        "task": cfg.task.name,
+        "length": getattr(spec, "length", cfg.task.params.get("length")),
+        "task_params": dict(cfg.task.params),
+        "dataset": getattr(spec, "dataset", None),
+        "model": cfg.model.name,
+        "units": cfg.model.units,
+        "layers": cfg.model.layers,
+        "param_budget": cfg.model.param_budget,
+        "seed": cfg.seed,
+        "metric": getattr(spec, "metric", None),
+        "higher_is_better": getattr(spec, "higher_is_better", None),
+        "chance": getattr(spec, "chance", None),
+        "solved_at": getattr(spec, "solved_at", None),
+        "test_metric": test.get("metric"),
+        "test_loss": test.get("loss"),
+        "score": test.get("score"),
+        "solved": bool(test.get("solved", False)),
+        "val_metric": rec.history[-1]["val_metric"] if rec.history else None,
+        "steps": tc.steps,
+        "batch_size": tc.batch_size,
+        "steps_trained": rec.steps_trained,
+        "steps_to_solve": rec.steps_to_solve,
+        "seconds_to_solve": rec.seconds_to_solve,
+        "params": rec.params,
+        "throughput": throughput,
+        "train_seconds": rec.train_seconds,
+        "wall_seconds": wall,
+        **rec.n_used,
+        "device": device_name(rec.gpus),
+        "gpus": rec.gpus,
+        "precision": tc.precision,
+        "jit": tc.jit,
+        "cudnn_eligible": rec.cudnn_eligible,
+        "versions": versions(),
+        "plugins": plugins,
+        "started_at": started,
+        "finished_at": _now(),
+    }
+
+
+def _throughput(rec: _Record, tc) -> float | None:
+    """Training sequences per second, in the steady state: the first evaluation interval
+    (graph tracing, XLA compilation) is left out when there is a later one."""
+    steps, secs = rec.steps_trained, rec.train_seconds
+    if rec.first_interval_seconds is not None and steps > tc.eval_every:
+        steps, secs = steps - tc.eval_every, secs - rec.first_interval_seconds
+    return steps * tc.batch_size / secs if steps > 0 and secs > 0 else None
+
+
+def device_name(gpus: list[str]) -> str:
+    if gpus:
+        return "GPU: " + ", ".join(gpus)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(
+                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu
+            )
+    except OSError:
+        pass
+    return f"CPU: {cpu} ({os.cpu_count()} cores)"
+
+
+def versions() -> dict[str, str | None]:
+    import sys
+
+    from memorybench import __version__
+
+    out: dict[str, str | None] = {
+        "python": platform.python_version(), "memorybench": __version__,
+        "numpy": np.__version__,
+    }
+    keras = sys.modules.get("keras")
+    tf = sys.modules.get("tensorflow")
+    out["keras"] = getattr(keras, "__version__", None)
+    out["tensorflow"] = getattr(tf, "__version__", None)
+    out["backend"] = keras.config.backend() if keras is not None else None
+    return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")

@@ -1,0 +1,235 @@
+"""One run: artifacts to the schema, early stop, divergence, failure, precision / jit / GPUs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from memorybench import config as C
+from memorybench.runners import store
+from memorybench.runners.train import run
+
+# the summary keys of the artifact schema (a contract with the reports)
+SUMMARY_KEYS = {
+    "run_id", "status", "reason", "traceback", "task", "length", "task_params", "dataset",
+    "model", "units", "layers", "seed", "metric", "higher_is_better", "chance", "solved_at",
+    "test_metric", "test_loss", "score", "solved", "steps_trained", "steps_to_solve",
+    "seconds_to_solve", "params", "throughput", "wall_seconds", "device", "gpus", "precision",
+    "jit", "cudnn_eligible", "versions", "plugins", "started_at", "finished_at",
+}
+TRAIN_KEYS = {"steps", "batch_size", "eval_every", "lr", "optimizer", "clipnorm", "n_train",
+              "n_val", "n_test", "precision", "jit", "early_stop"}
+
+PLUGIN = '''
+"""Test cells: one whose state turns NaN, one that raises while training."""
+import keras
+from keras import ops
+import memorybench as mb
+
+
+class _Base(keras.layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), name="w")
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@mb.register_cell("runner_test_nan")
+class NanCell(_Base):
+    def call(self, inputs, states, training=False):
+        h = ops.matmul(inputs, self.w) + states[0] * float("nan")
+        return h, [h]
+
+
+@mb.register_cell("runner_test_raise")
+class RaiseCell(_Base):
+    def call(self, inputs, states, training=False):
+        if training:
+            raise RuntimeError("boom from the test cell")
+        h = ops.matmul(inputs, self.w)
+        return h, [h]
+'''
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("MEMORYBENCH_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def plugin(tmp_path_factory):
+    import memorybench as mb
+
+    path = tmp_path_factory.mktemp("plugins") / "runner_cells.py"
+    path.write_text(PLUGIN)
+    digest = mb.load_plugin(path)
+    return str(path.resolve()), digest
+
+
+def tiny(task="adding", length=5, model="gru", units=8, seed=0, **train):
+    t = {"steps": 40, "eval_every": 20, "batch_size": 16, "n_train": 256, "n_val": 64,
+         "n_test": 128, "eval_batch_size": 128, "lr": 1e-2, **train}
+    return C.RunConfig(C.TaskConfig(task, {"length": length}), C.ModelConfig(model, units=units),
+                       C.TrainConfig(**t), seed)
+
+
+def test_a_run_writes_every_artifact_of_the_schema(tmp_path):
+    cfg = tiny(early_stop=False)
+    res = run(cfg, tmp_path, save_weights=True, tensorboard=True)
+    assert res.status == "completed", res.summary.get("traceback")
+    folder = tmp_path / "runs" / C.run_id(cfg)
+    assert res.run_dir == folder and res.run_id == folder.name
+    names = {p.name for p in folder.iterdir()}
+    assert {"config.json", "history.csv", "summary.json", "model.weights.h5",
+            "tensorboard"} <= names
+    assert not [n for n in names if n.startswith(".")]  # no temporary files left
+
+    conf = json.loads((folder / "config.json").read_text())
+    assert conf["task"] == {"name": "adding", "params": {"length": 5, "variant": "half"}}
+    assert conf["model"] == {"name": "gru", "units": 8, "layers": 1, "param_budget": None,
+                             "params": {}}
+    assert TRAIN_KEYS <= set(conf["train"]) and conf["seed"] == 0
+    assert isinstance(conf["plugins"], dict) and conf["memorybench_version"]
+    assert C.run_id(C.from_dict(conf)) == res.run_id
+
+    with open(folder / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["step", "seconds", "train_loss", "val_loss", "val_metric",
+                             "val_score"]
+    assert [float(r["step"]) for r in rows] == [20.0, 40.0]
+    assert 0 < float(rows[0]["seconds"]) < float(rows[1]["seconds"])
+
+    s = json.loads((folder / "summary.json").read_text())
+    assert SUMMARY_KEYS <= set(s)
+    assert store.is_complete(folder) and store.load_summary(folder) == s
+    assert s["status"] == "completed" and s["reason"] is None and s["traceback"] is None
+    assert (s["task"], s["length"], s["model"], s["units"], s["seed"]) == (
+        "adding", 5, "gru", 8, 0)
+    assert s["dataset"] == "synthetic" and s["metric"] == "mse"
+    assert s["higher_is_better"] is False and s["chance"] == pytest.approx(1 / 6)
+    assert s["steps_trained"] == 40 and isinstance(s["solved"], bool)
+    assert s["score"] == pytest.approx(1 - s["test_metric"] / (1 / 6))
+    assert s["params"] > 0 and s["throughput"] > 0 and s["wall_seconds"] > 0
+    assert s["device"].startswith(("CPU", "GPU")) and isinstance(s["gpus"], list)
+    assert s["precision"] == "float32" and s["jit"] is False and s["cudnn_eligible"] is True
+    assert set(s["versions"]) >= {"python", "memorybench", "keras", "tensorflow", "numpy",
+                                  "backend"}
+    assert datetime.fromisoformat(s["finished_at"]) >= datetime.fromisoformat(s["started_at"])
+
+    # the saved weights reproduce the test metric
+    import memorybench as mb
+
+    task = mb.get_task("adding", length=5)
+    model = mb.build_model(task, "gru", units=8)
+    model.load_weights(str(folder / "model.weights.h5"))
+    x, y = task.data("test", n=128, seed=0)
+    metric = task.evaluate(y, model.predict(x, verbose=0))["metric"]
+    assert metric == pytest.approx(s["test_metric"], rel=1e-4)
+    assert any((folder / "tensorboard").rglob("*tfevents*"))
+
+
+def test_early_stop_when_the_validation_metric_is_solved(tmp_path):
+    cfg = tiny("delayed_xor", length=4, model="lstm", units=16, steps=600, eval_every=50,
+               batch_size=32, n_train=1024, n_val=256, n_test=256)
+    s = run(cfg, tmp_path).summary
+    assert s["status"] == "completed"
+    assert s["steps_to_solve"] is not None and s["steps_trained"] == s["steps_to_solve"] < 600
+    assert 0 < s["seconds_to_solve"] and s["solved"] is True and s["test_metric"] >= 0.99
+    hist = store.load_history(tmp_path / "runs" / s["run_id"])
+    assert hist[-1]["step"] == s["steps_to_solve"] and hist[-1]["val_metric"] >= 0.99
+    assert all(h["val_metric"] < 0.99 for h in hist[:-1])
+
+
+def test_nan_cell_diverges_with_the_reason(tmp_path, plugin):
+    path, digest = plugin
+    res = run(tiny(model="runner_test_nan"), tmp_path)
+    s = res.summary
+    assert res.status == s["status"] == "diverged"
+    assert "loss became nan by step 20" in s["reason"]
+    assert s["test_metric"] is None and s["score"] is None and s["solved"] is False
+    assert s["steps_trained"] == 20 and s["plugins"][path] == digest
+    conf = store.load_config(res.run_dir)
+    assert conf["code"] == {"model": digest}  # the plugin's hash is part of the run id
+
+
+def test_raising_cell_fails_with_the_traceback_stored(tmp_path, plugin):
+    res = run(tiny(model="runner_test_raise"), tmp_path)
+    s = store.load_summary(res.run_dir)
+    assert s["status"] == "failed" and "boom from the test cell" in s["reason"]
+    assert "Traceback" in s["traceback"] and "RuntimeError" in s["traceback"]
+    assert s["test_metric"] is None
+
+
+def test_precision_and_jit_are_applied_during_the_run_and_restored(tmp_path):
+    import keras
+
+    seen = {}
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen["global"] = keras.config.dtype_policy().name
+            seen["rnn"] = [la.dtype_policy.name for la in self.model.layers
+                           if isinstance(la, keras.layers.SimpleRNN)]
+            seen["head"] = self.model.get_layer("head").dtype_policy.name
+            seen["jit"] = self.model.jit_compile
+            seen["optimizer"] = type(self.model.optimizer).__name__
+
+    before = keras.config.dtype_policy().name
+    s = run(tiny(model="simple_rnn", units=4, steps=2, eval_every=2, precision="mixed_float16"),
+            tmp_path, callbacks=[Probe()]).summary
+    assert s["status"] == "completed", s["traceback"]
+    assert s["precision"] == "mixed_float16"
+    assert seen["global"] == "mixed_float16"
+    assert seen["rnn"] == ["mixed_float16"]
+    assert seen["head"] == "float32"
+    assert seen["optimizer"] == "LossScaleOptimizer"  # Keras scales the loss under float16
+    assert seen["jit"] is False
+    assert keras.config.dtype_policy().name == before == "float32"
+
+    s = run(tiny(model="simple_rnn", units=4, steps=2, eval_every=2, jit=True), tmp_path,
+            callbacks=[Probe()]).summary
+    assert s["status"] == "completed" and s["jit"] is True and seen["jit"] is True
+    assert seen["global"] == "float32"
+
+
+def test_gpus_get_memory_growth(monkeypatch):
+    import tensorflow as tf
+
+    from memorybench.runners import train
+
+    fake = [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU"),
+            tf.config.PhysicalDevice("/physical_device:GPU:1", "GPU")]
+    calls = []
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: fake if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "set_memory_growth",
+                        lambda dev, on: calls.append((dev.name, on)))
+    monkeypatch.setattr(tf.config.experimental, "get_device_details",
+                        lambda dev: {"device_name": f"Fake H100 {dev.name[-1]}"})
+    names = train.configure_gpus()
+    assert calls == [("/physical_device:GPU:0", True), ("/physical_device:GPU:1", True)]
+    assert names == ["Fake H100 0", "Fake H100 1"]
+    assert train.device_name(names) == "GPU: Fake H100 0, Fake H100 1"
+
+
+def test_finite_datasets_give_at_most_their_split():
+    import memorybench as mb
+    from memorybench.runners.train import split_data
+
+    task = mb.get_task("sequential_mnist", pixels_per_step=28)
+    x_all, _ = task.data("val", n=None, seed=0)
+    x, y = split_data(task, "val", 10**9, seed=0)
+    assert len(x) == len(x_all) == len(y)
+    x, y = split_data(task, "val", 32, seed=0)
+    assert x.shape == (32, 28, 28) and np.array_equal(x, task.data("val", n=32, seed=0)[0])
