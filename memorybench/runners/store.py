@@ -83,6 +83,8 @@ def run_dir(results: str | Path, run_id: str) -> Path:
 
 
 # -- atomic writes ---------------------------------------------------------------------------
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once: the process umask, applied to atomically written files
 def write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to a temporary file in the same folder, then ``os.replace`` it."""
     path = Path(path)
@@ -92,6 +94,8 @@ def write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp makes 0600 files; results and reports are meant to be shared like any file
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
