@@ -118,8 +118,11 @@ def _canon(obj: Any) -> str:
 
 
 def variant_of(task_params: dict | None) -> str:
-    """The task parameters other than ``length``: ``k=v`` joined with commas, sorted by key."""
-    items = sorted((k, v) for k, v in (task_params or {}).items() if k != "length")
+    """The task parameters other than ``length`` that are set (not None): ``k=v`` joined with
+    commas, sorted by key."""
+    items = sorted(
+        (k, v) for k, v in (task_params or {}).items() if k != "length" and v is not None
+    )
     return ",".join(f"{k}={v}" for k, v in items)
 
 

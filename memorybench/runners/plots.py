@@ -96,7 +96,7 @@ def _block_label(task: str, variant: str, dataset: str, train: str = "") -> str:
 
 def solved_score(chance: float | None, solved_at: float | None, higher: bool | None):
     """The solved threshold expressed as a normalised score (None if the task has none)."""
-    if chance is None or solved_at is None or higher is None:
+    if any(v is None or v != v for v in (chance, solved_at, higher)):  # None, or NaN from pandas
         return None
     if higher:
         return (solved_at - chance) / (1.0 - chance) if chance != 1.0 else None
@@ -126,7 +126,9 @@ def _save(fig, out: Path, name: str, title: str, caption: str) -> Figure:
 def _grid(n: int, ncols_max: int = 4, w: float = 4.2, h: float = 3.3):
     ncols = min(n, ncols_max)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False)
+    # constrained layout keeps long panel titles clear of the x labels of the row above
+    fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False,
+                             layout="constrained")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])
@@ -142,8 +144,9 @@ def _legend(fig, axes) -> None:
         if ax.get_legend() is not None:
             ax.get_legend().remove()
     if seen:
-        fig.legend(seen.values(), seen.keys(), loc="upper left", bbox_to_anchor=(1.0, 1.0),
-                   frameon=False)
+        # below the panels, placed by the constrained layout: never over a title or a curve
+        fig.legend(seen.values(), seen.keys(), loc="outside lower center", frameon=False,
+                   ncols=min(len(seen), 4))
 
 
 # -- plots -------------------------------------------------------------------------------------
@@ -172,7 +175,7 @@ def learning_curves(df: pd.DataFrame, out: Path, colours: dict) -> list[Figure]:
                          errorbar="sd", ax=ax, hue_order=sorted(sub["label"].unique()))
             if first.chance is not None:
                 ax.axhline(first.chance, color="0.4", ls=":", lw=1.2, label="chance")
-            if first.solved_at is not None:
+            if pd.notna(first.solved_at):  # None becomes NaN in a float column
                 ax.axhline(first.solved_at, color="tab:green", ls="--", lw=1.2, label="solved")
             if not higher and (sub["val_metric"] > 0).all():
                 ax.set_yscale("log")  # MSE spans orders of magnitude down to the threshold
@@ -182,7 +185,7 @@ def learning_curves(df: pd.DataFrame, out: Path, colours: dict) -> list[Figure]:
             ax.set_xlabel("training step")
             ax.set_ylabel(f"validation {first.metric}")
         _legend(fig, axes)
-        fig.suptitle(f"Learning curves: {block}", y=1.02)
+        fig.suptitle(f"Learning curves: {block}")
         figures.append(_save(
             fig, out, f"learning_curves_{slug(block)}", f"Learning curves: {block}",
             f"Validation {first.metric} against training step; line: mean over seeds, band: "
@@ -235,7 +238,7 @@ def horizon_curves(df: pd.DataFrame, out: Path, colours: dict) -> Figure | None:
         ax.set_xlabel("length (log scale)")
         ax.set_ylabel("normalised test score")
     _legend(fig, axes)
-    fig.suptitle("Memory horizon: score against length", y=1.02)
+    fig.suptitle("Memory horizon: score against length")
     return _save(fig, out, "horizon_curves", "Memory horizon curves",
                  "Normalised test score (0 = trivial predictor, 1 = perfect) against length on a "
                  "log axis; line: mean over seeds, band: ±1 std; dashed: solved threshold.")
@@ -294,7 +297,7 @@ def cost_vs_score(df: pd.DataFrame, out: Path, colours: dict) -> Figure | None:
     agg = (sub.groupby(["label", "block", "length"], as_index=False)
            .agg(score=("score", "mean"), params=("params", "median"),
                 seconds=("wall_seconds", "mean")))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True, layout="constrained")
     for ax, x, xlabel in ((axes[0], "params", "trainable parameters"),
                           (axes[1], "seconds", "wall seconds per run")):
         data = agg[agg[x].notna() & (agg[x] > 0)]
@@ -310,7 +313,7 @@ def cost_vs_score(df: pd.DataFrame, out: Path, colours: dict) -> Figure | None:
         ax.set_ylabel("normalised test score")
         ax.axhline(0.0, color="0.4", ls=":", lw=1.0)
     _legend(fig, axes)
-    fig.suptitle("Cost against score", y=1.02)
+    fig.suptitle("Cost against score")
     return _save(fig, out, "cost_vs_score", "Cost against score",
                  "Mean normalised score of each (model, task, length) against its parameter count "
                  "and its mean training wall time; colour: model, marker: task.")
