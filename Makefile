@@ -26,8 +26,9 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# the performance suite, smaller sizes (< 5 min on 2 cores): table + results/bench.json
 bench: setup
-	$(BIN)/python benchmarks/generators.py
+	$(BIN)/memorybench bench --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -237,9 +237,18 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
 @click.option("--jit/--no-jit", default=None, help="XLA compilation (default off).")
 @click.option("--tensorboard", is_flag=True, help="TensorBoard logs in each run folder.")
 @click.option("--save-weights", is_flag=True, help="Save model.weights.h5 in each run folder.")
-@click.option("--executor", default="local", show_default=True, help="local (ray: later).")
+@click.option("--executor", default="local", show_default=True,
+              help="local (one run after another) or ray (each run a Ray task; "
+                   "pip install 'memorybench[ray]').")
+@click.option("--address", default=None,
+              help="Ray cluster to join (auto, ray://HOST:10001, HOST:6379); default: start a "
+                   "local one. Needs --executor ray.")
+@click.option("--gpus-per-run", type=float, default=None,
+              help="GPUs each run asks Ray for where the cluster has GPUs (default 1; 0.5: two "
+                   "runs share a card). Needs --executor ray.")
 def run_cmd(tasks, models, lengths, seeds, profile, plugin, match_params, out, set_, config_file,
-            retry_failed, precision, jit, tensorboard, save_weights, executor) -> int:
+            retry_failed, precision, jit, tensorboard, save_weights, executor, address,
+            gpus_per_run) -> int:
     """Run a sweep: tasks x lengths x models x seeds. Complete runs are skipped (resume).
 
     Exit status 0 when no run failed, 1 when one did, 2 for bad input (nothing written).
@@ -248,7 +257,7 @@ def run_cmd(tasks, models, lengths, seeds, profile, plugin, match_params, out, s
     from memorybench.runners.sweep import expand, get_executor
 
     # validate everything before a single folder is made
-    ex = get_executor(executor)
+    ex = get_executor(executor, address=address, gpus_per_run=gpus_per_run)
     if tensorboard:
         import importlib.util
 
@@ -312,6 +321,29 @@ def _quiet_tensorflow() -> None:
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+# -- bench: the performance suite (benchmarks/suite.py of the checkout) ---------------------
+@app.command("bench")
+@click.option("--quick", is_flag=True, help="Smaller sizes: under 5 minutes on 2 CPU cores.")
+@click.option("--tiny", is_flag=True, hidden=True, help="Seconds, for tests; figures mean little.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("results") / "bench.json",
+              show_default=True, help="JSON file with every measurement.")
+def bench_cmd(quick: bool, tiny: bool, out: Path) -> None:
+    """Measure speed: generators, harness overhead, custom vs built-in LSTM, data pipeline,
+    every model's step time and GFLOP/s, step time against T (ratios within one run)."""
+    from memorybench.bench import load_suite
+
+    if out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} is a folder; give a file name such as "
+                          f"{str(out / 'bench.json')!r}")
+    _writable_dir(out.parent)
+    suite = load_suite()
+    _quiet_tensorflow()
+    level = "tiny" if tiny else "quick" if quick else "full"
+    res = suite.run_suite(level, out, echo=lambda line: click.echo(line, err=True))
+    click.echo(suite.table(res))
+    click.echo(f"json: {out}")
 
 
 # -- entry point -----------------------------------------------------------------------------

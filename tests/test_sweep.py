@@ -72,7 +72,7 @@ def summaries(out: Path) -> dict[str, dict]:
     (["--profile", "nope"], "unknown profile 'nope'; known: smoke, quick, paper"),
     (["--set", "train.lrr=1"], "unknown key 'train.lrr'; known: tasks, models"),
     (["--set", "train.steps=30"], "must be a multiple of train.eval_every"),
-    (["--executor", "ray"], "executor 'ray' is not available yet; available: local"),
+    (["--address", "auto"], "--address needs --executor ray"),  # Ray: tests/test_ray.py
     (["--executor", "dask"], "unknown executor 'dask'; known: local, ray"),
     (["--config", "missing.toml"], "config file 'missing.toml' does not exist"),
     (["--plugin", "missing.py"], "plugin file 'missing.py' does not exist"),

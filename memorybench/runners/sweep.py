@@ -227,20 +227,33 @@ class LocalExecutor:
             yield fn(cfg)
 
 
-EXECUTORS: dict[str, Callable[[], Executor] | None] = {
+def _ray_executor(**options) -> Executor:
+    """``RayExecutor`` (``runners/executors.py``), imported only when asked for: Ray is optional."""
+    from memorybench.runners.executors import RayExecutor
+
+    return RayExecutor(**options)
+
+
+EXECUTORS: dict[str, Callable[..., Executor] | None] = {
     "local": LocalExecutor,
-    "ray": None,  # a later issue: one GPU per worker
+    "ray": _ray_executor,  # options: address, gpus_per_run
 }
 
 
-def get_executor(name: str) -> Executor:
+def get_executor(name: str, **options) -> Executor:
+    """The executor ``name``; ``options`` (e.g. Ray's ``address``) go to its constructor."""
     if name not in EXECUTORS:
         raise ConfigError(f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
     make = EXECUTORS[name]
     if make is None:
         available = ", ".join(k for k, v in EXECUTORS.items() if v is not None)
         raise ConfigError(f"executor {name!r} is not available yet; available: {available}")
-    return make()
+    options = {k: v for k, v in options.items() if v is not None}
+    if options and name == "local":
+        raise ConfigError(
+            f"{', '.join('--' + k.replace('_', '-') for k in options)} needs --executor ray"
+        )
+    return make(**options)
 
 
 # -- the sweep -------------------------------------------------------------------------------

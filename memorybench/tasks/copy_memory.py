@@ -31,6 +31,7 @@ ENCODINGS = ("onehot", "scalar")
 N_SYMBOLS = 10  # copied symbols per sequence
 N_INPUT = 10  # blank, 8 symbols, delimiter
 DELIMITER = 9
+BLANK = 0
 
 
 @register_task("copy_memory")
@@ -58,17 +59,23 @@ class CopyMemory(Task):
     def sample(self, rng: np.random.Generator, n: int):
         T = self.length
         symbols = rng.integers(1, 9, (n, N_SYMBOLS), dtype=np.int32)
-        seq = np.zeros((n, T + 20), np.int32)
-        seq[:, :N_SYMBOLS] = symbols
-        seq[:, T + 9] = DELIMITER
         y = np.zeros((n, T + 20), np.int32)
         y[:, T + 10 :] = symbols
         if self.encoding == "scalar":
+            seq = np.zeros((n, T + 20), np.int32)
+            seq[:, :N_SYMBOLS] = symbols
+            seq[:, T + 9] = DELIMITER
             x = (seq[..., None] / np.float32(9)).astype(np.float32)
         else:
-            # scatter the ones into zeroed memory: ~3x faster than gathering rows of an eye()
+            # Write the fixed layout with slices and scatter only the 10 symbols: the array is
+            # written about once (it is memory-bound: 10 floats a step), ~2x faster than
+            # scattering every step's one (which was ~3x faster than gathering eye() rows).
             x = np.zeros((n, T + 20, N_INPUT), np.float32)
-            np.put_along_axis(x, seq[..., None], np.float32(1), axis=-1)
+            x[:, :, BLANK] = 1  # blanks everywhere, then the symbols and the delimiter
+            x[:, :N_SYMBOLS, BLANK] = 0
+            x[:, T + 9, BLANK] = 0
+            x[:, T + 9, DELIMITER] = 1
+            np.put_along_axis(x[:, :N_SYMBOLS], symbols[..., None], np.float32(1), axis=-1)
         return x, y
 
     def metric_mask(self, y_true: np.ndarray) -> np.ndarray:

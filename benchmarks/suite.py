@@ -1,0 +1,511 @@
+"""The performance suite behind ``memorybench bench``: ratios, each measured within one run.
+
+    memorybench bench [--quick] [--out results/bench.json]
+    python benchmarks/suite.py [--quick] [--out FILE]
+
+Timings on a shared CPU drift 20-25% between runs minutes apart (DESIGN.md), so every target is
+a *ratio* of two things measured in the same process, interleaved (A B, B A, ...) and repeated;
+the figure is the median of the per-round ratios.
+
+- ``generator_speedup_vs_loop``: vectorised task generation over the per-sample Python loop,
+  the smallest over the synthetic tasks (``benchmarks/generators.py``). Target >= 50.
+- ``harness_overhead_ratio``: wall time of ``memorybench.run()`` over the same work written by
+  hand: generate the data, build and compile the same model, ``model.fit`` on a ``tf.data``
+  pipeline with validation after every ``eval_every`` steps, predict and score the test set.
+  Both include data generation, graph tracing and the evaluations. Target <= 1.05.
+- ``custom_vs_builtin_lstm_ratio`` (``_jit``): training-step time of the ablation cell with
+  everything on (``lstm_full``, a Python cell in ``keras.layers.RNN``) over ``keras.layers.LSTM``
+  (``lstm``), same sizes, XLA off (the CPU default) and on. Target <= 1.3 on the CPU.
+- ``data_fraction_of_step``: time to pull N batches from the runner's own input pipeline
+  (``runners.train.train_dataset``) alone, over the time of N training steps fed by it.
+  Target <= 0.05.
+- Per model: sequences/s and GFLOP/s of training at 128 units, T=200, batch 128, against the
+  machine's float32 matmul peak; and step time against T for ``lstm`` and ``mingru``'s parallel
+  scan (``mingru_seq``: the same model with the sequential loop, for reference).
+
+FLOPs are counted analytically from the matmuls: a weight matrix entry costs 2 FLOPs (multiply,
+add) per use in the forward pass and 4 in the backward pass (the gradient with respect to the
+weight and to the input), so a training step costs ``6 * batch * uses * entries`` summed over
+the model's weight matrices (every weight with 2 or more axes: kernels, recurrent kernels,
+convolution kernels); recurrent and convolution weights are used once per time step, the head
+once (or every step on every-step tasks). Elementwise work (gates, activations, the scan's
+products) is not counted, so GFLOP/s is a lower bound of the work done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+HERE = Path(__file__).resolve().parent
+TARGETS = {  # key: (comparison, bound)
+    "generator_speedup_vs_loop": (">=", 50.0),
+    "harness_overhead_ratio": ("<=", 1.05),
+    "custom_vs_builtin_lstm_ratio": ("<=", 1.3),
+    "custom_vs_builtin_lstm_ratio_jit": ("<=", 1.3),
+    "data_fraction_of_step": ("<=", 0.05),
+}
+
+# Sizes per level. "tiny" is for tests (seconds); "quick" < 5 minutes on 2 cores; "full" more.
+LEVELS: dict[str, dict[str, Any]] = {
+    "full": dict(
+        gen=dict(length=1000, n=10_000, loop_n=1_000, repeats=3),
+        harness=dict(task="adding", length=50, model="lstm", units=64, steps=600, eval_every=100,
+                     batch=64, n_train=20_000, n_val=500, n_test=2000, repeats=5),
+        data=dict(batches=400),
+        lstm=dict(units=128, T=200, batch=128, rounds=7, steps=3),
+        cells=dict(units=128, T=200, batch=128, rounds=3, steps=2, models=None),
+        sweep=dict(units=128, batch=128, Ts=(50, 100, 200, 400, 800), rounds=3, steps=2),
+        peak=dict(size=2048, repeats=5),
+    ),
+    "quick": dict(
+        gen=dict(length=500, n=10_000, loop_n=300, repeats=3),
+        harness=dict(task="adding", length=50, model="lstm", units=64, steps=300, eval_every=100,
+                     batch=64, n_train=10_000, n_val=500, n_test=1000, repeats=3),
+        data=dict(batches=200),
+        lstm=dict(units=128, T=200, batch=128, rounds=3, steps=2),
+        cells=dict(units=128, T=200, batch=128, rounds=2, steps=1, models=None),
+        sweep=dict(units=128, batch=128, Ts=(50, 100, 200, 400, 800), rounds=2, steps=1),
+        peak=dict(size=2048, repeats=3),
+    ),
+    "tiny": dict(
+        gen=dict(length=20, n=400, loop_n=20, repeats=1),
+        harness=dict(task="adding", length=5, model="simple_rnn", units=4, steps=20,
+                     eval_every=10, batch=8, n_train=64, n_val=16, n_test=16, repeats=1),
+        data=dict(batches=10),
+        lstm=dict(units=8, T=10, batch=8, rounds=1, steps=1),
+        cells=dict(units=8, T=10, batch=8, rounds=1, steps=1,
+                   models=("simple_rnn", "lstm_full", "mingru")),
+        sweep=dict(units=8, batch=8, Ts=(5, 10), rounds=1, steps=1),
+        peak=dict(size=128, repeats=1),
+    ),
+}
+
+
+def _load_generators():
+    spec = importlib.util.spec_from_file_location("memorybench_bench_generators",
+                                                  HERE / "generators.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _median_ratio(a: list[float], b: list[float]) -> float:
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
+
+
+# -- 1. generators ---------------------------------------------------------------------------
+def bench_generators(length, n, loop_n, repeats) -> dict[str, Any]:
+    rows = _load_generators().measure(length=length, n=n, loop_n=loop_n, repeats=repeats)
+    worst = min(rows, key=lambda r: r["speedup_vs_loop"])
+    return {"generator_speedup_vs_loop": worst["speedup_vs_loop"], "generators": rows}
+
+
+# -- 2. harness overhead ---------------------------------------------------------------------
+def _run_config(h: dict):
+    import memorybench as mb
+
+    return mb.RunConfig(
+        mb.TaskConfig(h["task"], {"length": h["length"]}),
+        mb.ModelConfig(h["model"], units=h["units"]),
+        mb.TrainConfig(steps=h["steps"], eval_every=h["eval_every"], batch_size=h["batch"],
+                       lr=1e-3, n_train=h["n_train"], n_val=h["n_val"], n_test=h["n_test"],
+                       eval_batch_size=500, early_stop=False),
+        seed=0,
+    )
+
+
+def _bare_fit(h: dict, pipeline: str = "runner") -> dict[str, Any]:
+    """The same run by hand: data, model, ``fit`` with validation every ``eval_every`` steps,
+    test score. ``pipeline="runner"`` feeds it the runner's own input pipeline (so the ratio is
+    the harness alone); ``"naive"`` the textbook ``from_tensor_slices().shuffle().batch()``."""
+    import keras
+    import tensorflow as tf
+
+    import memorybench as mb
+    from memorybench.models.build import loss_for
+    from memorybench.runners.train import eval_dataset, make_optimizer, train_dataset
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    task = mb.get_task(h["task"], length=h["length"])
+    x_tr, y_tr = task.data("train", n=h["n_train"], seed=0)
+    x_va, y_va = task.data("val", n=h["n_val"], seed=0)
+    x_te, y_te = task.data("test", n=h["n_test"], seed=0)
+    model = mb.build_model(task, h["model"], units=h["units"])
+    model.compile(optimizer=make_optimizer(_run_config(h).train), loss=loss_for(task.spec))
+    if pipeline == "runner":
+        ds = train_dataset(x_tr, y_tr, h["batch"], 0)
+    else:
+        ds = (tf.data.Dataset.from_tensor_slices((x_tr, y_tr)).shuffle(len(x_tr), seed=0)
+              .repeat().batch(h["batch"], drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+    val = tf.data.Dataset.from_tensor_slices((x_va, y_va)).batch(500).cache()
+    model.fit(ds, epochs=h["steps"] // h["eval_every"], steps_per_epoch=h["eval_every"],
+              validation_data=val, verbose=0, shuffle=False)
+    pred = model.predict(eval_dataset(x_te, 500), verbose=0)
+    return task.evaluate(y_te, pred)
+
+
+def _harness_run(h: dict, out: Path) -> Any:
+    import memorybench as mb
+
+    result = mb.run(_run_config(h), out)
+    if result.status != "completed":
+        raise RuntimeError(f"harness run {result.status}: {result.reason}")
+    return result
+
+
+def bench_harness(h: dict, warm: bool = True, naive: bool = False) -> dict[str, Any]:
+    """``run()`` against the same run by hand (``_bare_fit``), interleaved, ``repeats`` times."""
+    tiny = {**h, "steps": h["eval_every"] * 2, "n_train": 4 * h["batch"]}
+    kinds = ["run", "bare"] + (["naive"] if naive else [])
+    t: dict[str, list[float]] = {k: [] for k in kinds}
+    with tempfile.TemporaryDirectory(prefix="mb-bench-") as tmp:
+        if warm:  # one-time costs of the process (kernels, tf.data, the first trace) for neither
+            _harness_run(tiny, Path(tmp) / "warm")
+            _bare_fit(tiny)
+        for r in range(h["repeats"]):
+            for which in kinds[r % len(kinds):] + kinds[: r % len(kinds)]:
+                t0 = time.perf_counter()
+                if which == "run":
+                    _harness_run(h, Path(tmp) / f"r{r}")
+                else:
+                    _bare_fit(h, "runner" if which == "bare" else "naive")
+                t[which].append(time.perf_counter() - t0)
+    out = {
+        "harness_overhead_ratio": _median_ratio(t["run"], t["bare"]),
+        "harness": {"run_seconds": t["run"], "bare_seconds": t["bare"],
+                    "settings": {k: v for k, v in h.items() if k != "repeats"},
+                    "repeats": h["repeats"]},
+    }
+    if naive:
+        out["harness"]["naive_seconds"] = t["naive"]
+        out["harness_vs_naive_fit_ratio"] = _median_ratio(t["run"], t["naive"])
+    return out
+
+
+# -- 3. data pipeline fraction ---------------------------------------------------------------
+def bench_data_fraction(h: dict, batches: int) -> dict[str, Any]:
+    """Batches pulled from ``train_dataset`` alone vs training steps fed by it (same N)."""
+    import keras
+
+    import memorybench as mb
+    from memorybench.models.build import loss_for
+    from memorybench.runners.train import make_optimizer, train_dataset
+
+    cfg = _run_config(h)
+    task = mb.get_task(h["task"], length=h["length"])
+    x, y = task.data("train", n=h["n_train"], seed=0)
+    keras.backend.clear_session()
+    model = mb.build_model(task, h["model"], units=h["units"])
+    model.compile(optimizer=make_optimizer(cfg.train), loss=loss_for(task.spec))
+    ds = train_dataset(x, y, h["batch"], 0)
+    model.fit(ds, epochs=1, steps_per_epoch=3, verbose=0, shuffle=False)  # trace the train step
+    t_data, t_train = [], []
+    for r in range(3):
+        it = iter(train_dataset(x, y, h["batch"], r))
+        next(it)  # the pipeline's start-up is not per-batch cost
+        t0 = time.perf_counter()
+        for _ in range(batches):
+            next(it)
+        t_data.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        model.fit(ds, epochs=1, steps_per_epoch=batches, verbose=0, shuffle=False)
+        t_train.append(time.perf_counter() - t0)
+    return {
+        "data_fraction_of_step": _median_ratio(t_data, t_train),
+        "data": {"batch_ms": 1e3 * statistics.median(t_data) / batches,
+                 "step_ms": 1e3 * statistics.median(t_train) / batches, "batches": batches},
+    }
+
+
+# -- 4. step times: custom LSTM, every model, T sweep ----------------------------------------
+def flops_per_step(model, spec, batch: int) -> float:
+    """Training FLOPs of one step from the weight matrices (see the module docstring)."""
+    total = 0.0
+    for layer in model.layers:
+        per_step = layer.name != "head" or spec.output == "every_step"
+        uses = spec.steps if per_step else 1
+        for w in layer.weights:
+            if len(w.shape) >= 2:
+                total += 6.0 * batch * uses * math.prod(int(d) for d in w.shape)
+    return total
+
+
+class Stepper:
+    """A compiled model and a fixed batch: ``step()`` is one training step."""
+
+    def __init__(self, name: str, task, units: int, batch: int, jit: bool = False,
+                 warmup: int = 1, **params):
+        import keras
+        import tensorflow as tf
+
+        import memorybench as mb
+        from memorybench.models.build import loss_for
+
+        keras.utils.set_random_seed(0)
+        self.name, self.task = name, task
+        self.model = mb.build_model(task, name, units=units, **params)
+        self.model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(task.spec),
+                           jit_compile=jit)
+        x, y = task.data("train", n=batch, seed=0)
+        self.x, self.y = tf.constant(x), tf.constant(y)
+        self.batch = batch
+        t0 = time.perf_counter()
+        for _ in range(max(1, warmup)):  # the first step traces the graph
+            self.step()
+        self.compile_seconds = time.perf_counter() - t0
+        self.flops = flops_per_step(self.model, task.spec, batch)
+
+    def step(self) -> float:
+        t0 = time.perf_counter()
+        self.model.train_on_batch(self.x, self.y)
+        return time.perf_counter() - t0
+
+    def time(self, steps: int) -> float:
+        return statistics.median(self.step() for _ in range(steps))
+
+
+def _interleaved(steppers: dict[str, Stepper], rounds: int, steps: int) -> dict[str, list]:
+    times: dict[str, list[float]] = {k: [] for k in steppers}
+    order = list(steppers)
+    # one untimed step each first: a model's first step after other models were built is
+    # slow (up to 10x here: 146 ms instead of 15 ms for indrnn), even after its own warm-up
+    for k in order:
+        steppers[k].step()
+    for r in range(rounds):
+        for k in order[r % len(order):] + order[: r % len(order)]:
+            times[k].append(steppers[k].time(steps))
+    return times
+
+
+def bench_custom_lstm(units, T, batch, rounds, steps) -> dict[str, Any]:
+    import keras
+
+    import memorybench as mb
+
+    task = mb.get_task("adding", length=T)
+    out: dict[str, Any] = {}
+    detail = {}
+    for jit in (False, True):
+        keras.backend.clear_session()
+        s = {n: Stepper(n, task, units, batch, jit=jit) for n in ("lstm", "lstm_full")}
+        t = _interleaved(s, rounds, steps)
+        key = "custom_vs_builtin_lstm_ratio" + ("_jit" if jit else "")
+        out[key] = _median_ratio(t["lstm_full"], t["lstm"])
+        detail["jit" if jit else "no_jit"] = {
+            n: {"step_ms": 1e3 * statistics.median(v), "compile_s": s[n].compile_seconds}
+            for n, v in t.items()
+        }
+    out["custom_lstm"] = {"units": units, "T": T, "batch": batch, **detail}
+    return out
+
+
+def bench_cells(units, T, batch, rounds, steps, models=None) -> list[dict[str, Any]]:
+    import keras
+
+    import memorybench as mb
+
+    names = list(models or mb.model_names())
+    task = mb.get_task("adding", length=T)
+    rows = []
+    keras.backend.clear_session()
+    steppers, failed = {}, {}
+    for n in names:
+        try:
+            steppers[n] = Stepper(n, task, units, batch)
+        except Exception as exc:  # one broken model must not hide the others
+            failed[n] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
+    times = _interleaved(steppers, rounds, steps)
+    for n in names:
+        if n in failed:
+            rows.append({"model": n, "error": failed[n]})
+            continue
+        s, t = steppers[n], statistics.median(times[n])
+        rows.append({"model": n, "params": int(s.model.count_params()), "step_ms": 1e3 * t,
+                     "seq_per_s": batch / t, "gflop_per_step": s.flops / 1e9,
+                     "gflops": s.flops / t / 1e9, "compile_s": s.compile_seconds})
+    return rows
+
+
+def bench_t_sweep(units, batch, Ts, rounds, steps) -> list[dict[str, Any]]:
+    import keras
+
+    import memorybench as mb
+
+    rows = []
+    for T in Ts:
+        keras.backend.clear_session()
+        task = mb.get_task("adding", length=T)
+        # mingru's parallel scan, and the same model with the sequential loop for reference
+        s = {"lstm": Stepper("lstm", task, units, batch),
+             "mingru": Stepper("mingru", task, units, batch, scan="parallel"),
+             "mingru_seq": Stepper("mingru", task, units, batch, scan="sequential")}
+        t = _interleaved(s, rounds, steps)
+        for n, v in t.items():
+            rows.append({"model": n, "T": T, "step_ms": 1e3 * statistics.median(v),
+                         "seq_per_s": batch / statistics.median(v)})
+    return rows
+
+
+def matmul_peak(size: int, repeats: int) -> dict[str, float]:
+    """Best-of-``repeats`` float32 GFLOP/s of a size x size matmul, numpy and TensorFlow."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    flops = 2.0 * size**3
+    best_np = min(_timed(np.matmul, a, b) for _ in range(repeats))
+    ta, tb = tf.constant(a), tf.constant(b)
+    tf.matmul(ta, tb).numpy()  # warm up
+    best_tf = min(_timed(lambda: tf.matmul(ta, tb).numpy()) for _ in range(repeats))
+    return {"numpy_gflops": flops / best_np / 1e9, "tf_gflops": flops / best_tf / 1e9,
+            "size": size}
+
+
+def _timed(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+# -- the suite -------------------------------------------------------------------------------
+def machine() -> dict[str, Any]:
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from memorybench.runners.train import device_name
+
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return {"device": device_name(gpus), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "keras": keras.__version__,
+            "tensorflow": tf.__version__, "numpy": np.__version__}
+
+
+def run_suite(level: str = "full", out: str | Path | None = None, echo=print) -> dict[str, Any]:
+    """Run every measurement at ``level`` (full | quick | tiny); write JSON to ``out``."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}; known: {', '.join(LEVELS)}")
+    L = LEVELS[level]
+    t_start = time.perf_counter()
+    import tensorflow as tf
+
+    # new models are traced on purpose here; TensorFlow's "retracing" warning is noise
+    tf.get_logger().setLevel("ERROR")
+    res: dict[str, Any] = {"level": level, "targets": {k: f"{c} {b}" for k, (c, b) in
+                                                        TARGETS.items()}}
+    steps = [
+        ("generators", lambda: bench_generators(**L["gen"])),
+        ("harness", lambda: bench_harness(L["harness"], warm=level != "tiny",
+                                          naive=level == "full")),
+        ("data pipeline", lambda: bench_data_fraction(L["harness"], **L["data"])),
+        ("custom vs built-in LSTM", lambda: bench_custom_lstm(**L["lstm"])),
+        ("matmul peak", lambda: {"matmul_peak": matmul_peak(**L["peak"])}),
+        ("every model", lambda: {"cells": bench_cells(**L["cells"]), "cells_settings": {
+            k: L["cells"][k] for k in ("units", "T", "batch")}}),
+        ("step time vs T", lambda: {"step_time_vs_T": bench_t_sweep(**L["sweep"])}),
+    ]
+    timings = {}
+    for label, fn in steps:
+        t0 = time.perf_counter()
+        echo(f"# measuring {label} ...")
+        res.update(fn())
+        timings[label] = time.perf_counter() - t0
+    res["machine"] = machine()
+    peak = max(res["matmul_peak"]["numpy_gflops"], res["matmul_peak"]["tf_gflops"])
+    res["matmul_peak_gflops"] = peak
+    for row in res["cells"]:
+        if "gflops" in row:
+            row["fraction_of_peak"] = row["gflops"] / peak
+    res["section_seconds"] = timings
+    res["seconds"] = time.perf_counter() - t_start
+    res["met"] = {k: _met(res.get(k), c, b) for k, (c, b) in TARGETS.items()}
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, out)
+    return res
+
+
+def _met(value, comparison: str, bound: float) -> bool | None:
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value >= bound if comparison == ">=" else value <= bound
+
+
+def table(res: dict[str, Any]) -> str:
+    """The results as plain text."""
+    m = res["machine"]
+    lines = [f"memorybench bench ({res['level']}), {m['device']}, keras {m['keras']}, "
+             f"tensorflow {m['tensorflow']}; {res['seconds']:.0f} s", ""]
+    lines.append(f"{'target':<36}{'measured':>10}  {'goal':<9}{'met':>4}")
+    for k, (c, b) in TARGETS.items():
+        v = res.get(k)
+        met = {True: "yes", False: "NO", None: "-"}[res["met"][k]]
+        shown = "-" if v is None else f"{v:.0f}" if v >= 100 else f"{v:.3f}"
+        lines.append(f"{k:<36}{shown:>10}  {c + ' ' + format(b, 'g'):<9}{met:>4}")
+    h = res["harness"]
+    lines.append(f"  harness: run() {statistics.median(h['run_seconds']):.2f} s vs hand-written "
+                 f"{statistics.median(h['bare_seconds']):.2f} s (medians of {h['repeats']})")
+    d = res["data"]
+    lines.append(f"  data: {d['batch_ms']:.3f} ms a batch vs {d['step_ms']:.1f} ms a step")
+    c = res["custom_lstm"]
+    for mode in ("no_jit", "jit"):
+        lines.append(f"  {mode:<6} lstm {c[mode]['lstm']['step_ms']:.0f} ms, lstm_full "
+                     f"{c[mode]['lstm_full']['step_ms']:.0f} ms a step (units {c['units']}, "
+                     f"T {c['T']}, batch {c['batch']})")
+    p = res["matmul_peak"]
+    lines += ["", f"float32 matmul peak ({p['size']}x{p['size']}): numpy {p['numpy_gflops']:.1f}"
+                  f", tensorflow {p['tf_gflops']:.1f} GFLOP/s", ""]
+    cs = res["cells_settings"]
+    lines.append(f"training step of every model: units {cs['units']}, adding T={cs['T']}, "
+                 f"batch {cs['batch']}, XLA off")
+    lines.append(f"{'model':<16}{'params':>9}{'step ms':>9}{'seq/s':>8}{'GFLOP/s':>9}"
+                 f"{'% peak':>8}")
+    for r in res["cells"]:
+        if "error" in r:
+            lines.append(f"{r['model']:<16}  failed: {r['error']}")
+            continue
+        lines.append(f"{r['model']:<16}{r['params']:>9,}{r['step_ms']:>9.0f}{r['seq_per_s']:>8.0f}"
+                     f"{r['gflops']:>9.1f}{100 * r['fraction_of_peak']:>7.0f}%")
+    lines += ["", f"{'step ms':<13}" + "".join(
+        f"{'T=' + str(t):>9}" for t in sorted({r["T"] for r in res["step_time_vs_T"]}))]
+    for name in ("lstm", "mingru", "mingru_seq"):
+        rs = sorted((r for r in res["step_time_vs_T"] if r["model"] == name),
+                    key=lambda r: r["T"])
+        lines.append(f"{name:<13}" + "".join(f"{r['step_ms']:>9.0f}" for r in rs))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes: under 5 min on 2 cores")
+    ap.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--out", default="results/bench.json")
+    args = ap.parse_args(argv)
+    level = "tiny" if args.tiny else "quick" if args.quick else "full"
+    res = run_suite(level, args.out, echo=lambda s: print(s, file=sys.stderr, flush=True))
+    print(table(res))
+    print(f"\njson: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

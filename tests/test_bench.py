@@ -1,0 +1,80 @@
+"""`memorybench bench`: every key of the JSON, at tiny sizes (values, not the targets: no timing
+assertions), the analytic FLOP count, and the errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from memorybench.cli import main
+
+RATIOS = ("generator_speedup_vs_loop", "harness_overhead_ratio", "custom_vs_builtin_lstm_ratio",
+          "custom_vs_builtin_lstm_ratio_jit", "data_fraction_of_step")
+
+
+def _positive(v) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+
+
+def test_bench_tiny_writes_every_key(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MEMORYBENCH_OFFLINE", "1")
+    out = tmp_path / "sub" / "bench.json"
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--tiny", "--out", str(out)])
+    assert exc.value.code == 0
+    res = json.loads(out.read_text())
+    for key in RATIOS:
+        assert _positive(res[key]), (key, res[key])
+        assert res["met"][key] in (True, False)
+    assert _positive(res["matmul_peak_gflops"])
+    cells = {r["model"]: r for r in res["cells"]}
+    assert set(cells) == {"simple_rnn", "lstm_full", "mingru"}
+    for r in cells.values():
+        for k in ("seq_per_s", "gflops", "step_ms", "fraction_of_peak", "gflop_per_step"):
+            assert _positive(r[k]), (r["model"], k, r[k])
+    sweep = {(r["model"], r["T"]) for r in res["step_time_vs_T"]}
+    assert sweep == {(m, t) for m in ("lstm", "mingru", "mingru_seq") for t in (5, 10)}
+    assert all(_positive(r["step_ms"]) for r in res["step_time_vs_T"])
+    assert len(res["generators"]) == 6  # every synthetic task variant
+    table = capsys.readouterr().out
+    for key in RATIOS:
+        assert key in table
+    assert "lstm_full" in table and f"json: {out}" in table
+
+
+def test_flops_are_counted_from_the_weight_matrices():
+    import memorybench as mb
+    from memorybench.bench import load_suite
+
+    suite = load_suite()
+    task = mb.get_task("adding", length=7)
+    u, d, b = 5, task.spec.input_dim, 3
+    model = mb.build_model(task, "lstm", units=u)
+    # kernel (d, 4u) and recurrent kernel (u, 4u) used every step; the head (u, 1) once
+    want = 6 * b * (7 * (d * 4 * u + u * 4 * u) + u * 1)
+    assert suite.flops_per_step(model, task.spec, b) == want
+    every = mb.get_task("delayed_xor", length=7, variant="stream")
+    model = mb.build_model(every, "simple_rnn", units=u)
+    steps = every.spec.steps
+    want = 6 * b * steps * (1 * u + u * u + u * 2)  # the head is applied every step here
+    assert suite.flops_per_step(model, every.spec, b) == want
+
+
+def test_without_the_benchmarks_folder_it_says_where_it_looked(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MEMORYBENCH_BENCHMARKS", str(tmp_path / "nowhere"))
+    monkeypatch.delitem(__import__("sys").modules, "memorybench_bench_suite", raising=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--tiny", "--out", str(tmp_path / "b.json")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "benchmarks/ folder of a source checkout" in err, err
+    assert "nowhere" in err and not (tmp_path / "b.json").exists()
+
+
+def test_out_must_be_a_file(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--tiny", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "is a folder" in capsys.readouterr().err
