@@ -4,8 +4,8 @@
 written, so bad input fails with one ``ConfigError`` and leaves no folder behind. ``sweep``
 resumes: a run whose ``summary.json`` is complete is not run again (failed / diverged ones only
 with ``retry_failed``). Runs go through an *executor*, a small interface with one method,
-``map(fn, configs)`` yielding each result as it finishes, so a distributed executor (Ray, a
-later issue) plugs in beside ``LocalExecutor``.
+``map(fn, configs)`` yielding each result as it finishes, so a distributed executor (``ray``,
+``runners/executors.py``) plugs in beside ``LocalExecutor``.
 """
 
 from __future__ import annotations
