@@ -31,40 +31,7 @@ GRID = {"tasks": "adding", "lengths": "5,8", "models": "simple_rnn,lstm"}
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 
-PLUGIN = '''
-"""Plugin for the Ray test: a working cell, and a model that kills the worker process."""
-import os
-
-import keras
-from keras import ops
-
-import memorybench as mb
-
-
-@mb.register_cell("ray_test_cell")
-class TinyCell(keras.layers.Layer):
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.state_size = units
-        self.output_size = units
-
-    def build(self, input_shape):
-        self.w = self.add_weight(shape=(input_shape[-1], self.units), name="w")
-        self.u = self.add_weight(shape=(self.units, self.units), name="u")
-
-    def call(self, inputs, states, training=False):
-        h = ops.tanh(ops.matmul(inputs, self.w) + ops.matmul(states[0], self.u))
-        return h, [h]
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
-
-@mb.register_model("ray_test_crash")
-def crash(spec, units, return_sequences, **params):
-    os._exit(3)  # a segfault / OOM kill, as the driver sees it
-'''
+PLUGIN = Path(__file__).parent / "plugins" / "faulty.py"
 
 SCRIPT = '''
 import json, os, sys
@@ -103,7 +70,7 @@ report["resumed"] = {"submitted": Counting.submitted,
 
 load_plugin(plugin)  # workers must load it too
 plan2 = expand(C.merge_layers(C.profile("smoke"), sets,
-                              {**grid, "lengths": "5", "models": "ray_test_cell,ray_test_crash"}))
+                              {**grid, "lengths": "5", "models": "test_tiny,test_crash"}))
 res = sweep(plan2.configs, out + "/plugin", executor=RayExecutor())
 report["plugin"] = {r.summary["model"]: [r.status, r.reason] for r in res.results}
 report["plugin_on_disk"] = {s["model"]: s["status"] for s in store.iter_summaries(out + "/plugin")}
@@ -136,11 +103,10 @@ def test_ray_sweep_matches_local_resumes_loads_plugins_and_survives_a_crash(tmp_
     unshare, why = _unshare()
     if unshare is None:
         pytest.skip(why)
-    (tmp_path / "plugin.py").write_text(PLUGIN)
     (tmp_path / "script.py").write_text(textwrap.dedent(SCRIPT))
     cmd = " ".join([
         "ip link set lo up &&", "exec", sys.executable, str(tmp_path / "script.py"),
-        str(tmp_path), str(tmp_path / "plugin.py"),
+        str(tmp_path), str(PLUGIN),
         "'" + json.dumps(SETS) + "'", "'" + json.dumps(GRID) + "'",
     ])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -160,10 +126,10 @@ def test_ray_sweep_matches_local_resumes_loads_plugins_and_survives_a_crash(tmp_
     # resume: the driver skips complete runs before submitting anything
     assert r["resumed"] == {"submitted": 0, "skipped": 4}
     # a plugin cell runs in the workers; a worker that dies is a failed run, the sweep goes on
-    assert r["plugin"]["ray_test_cell"] == ["completed", None]
-    status, reason = r["plugin"]["ray_test_crash"]
+    assert r["plugin"]["test_tiny"] == ["completed", None]
+    status, reason = r["plugin"]["test_crash"]
     assert status == "failed" and "did not come back" in reason, reason
-    assert r["plugin_on_disk"] == {"ray_test_cell": "completed", "ray_test_crash": "failed"}
+    assert r["plugin_on_disk"] == {"test_tiny": "completed", "test_crash": "failed"}
 
 
 # -- without a cluster: a fake ``ray`` module records what would be requested ----------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,42 +25,7 @@ SUMMARY_KEYS = {
 TRAIN_KEYS = {"steps", "batch_size", "eval_every", "lr", "optimizer", "clipnorm", "n_train",
               "n_val", "n_test", "precision", "jit", "early_stop"}
 
-PLUGIN = '''
-"""Test cells: one whose state turns NaN, one that raises while training."""
-import keras
-from keras import ops
-import memorybench as mb
-
-
-class _Base(keras.layers.Layer):
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.state_size = units
-        self.output_size = units
-
-    def build(self, input_shape):
-        self.w = self.add_weight(shape=(input_shape[-1], self.units), name="w")
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
-
-@mb.register_cell("runner_test_nan")
-class NanCell(_Base):
-    def call(self, inputs, states, training=False):
-        h = ops.matmul(inputs, self.w) + states[0] * float("nan")
-        return h, [h]
-
-
-@mb.register_cell("runner_test_raise")
-class RaiseCell(_Base):
-    def call(self, inputs, states, training=False):
-        if training:
-            raise RuntimeError("boom from the test cell")
-        h = ops.matmul(inputs, self.w)
-        return h, [h]
-'''
+PLUGIN = Path(__file__).parent / "plugins" / "faulty.py"
 
 
 @pytest.fixture(autouse=True)
@@ -71,10 +37,8 @@ def _offline(monkeypatch):
 def plugin(tmp_path_factory):
     import memorybench as mb
 
-    path = tmp_path_factory.mktemp("plugins") / "runner_cells.py"
-    path.write_text(PLUGIN)
-    digest = mb.load_plugin(path)
-    return str(path.resolve()), digest
+    digest = mb.load_plugin(PLUGIN)
+    return str(PLUGIN.resolve()), digest
 
 
 def tiny(task="adding", length=5, model="gru", units=8, seed=0, **train):
@@ -153,7 +117,7 @@ def test_early_stop_when_the_validation_metric_is_solved(tmp_path):
 
 def test_nan_cell_diverges_with_the_reason(tmp_path, plugin):
     path, digest = plugin
-    res = run(tiny(model="runner_test_nan"), tmp_path)
+    res = run(tiny(model="test_nan"), tmp_path)
     s = res.summary
     assert res.status == s["status"] == "diverged"
     assert "loss became nan by step 20" in s["reason"]
@@ -164,7 +128,7 @@ def test_nan_cell_diverges_with_the_reason(tmp_path, plugin):
 
 
 def test_raising_cell_fails_with_the_traceback_stored(tmp_path, plugin):
-    res = run(tiny(model="runner_test_raise"), tmp_path)
+    res = run(tiny(model="test_raise"), tmp_path)
     s = store.load_summary(res.run_dir)
     assert s["status"] == "failed" and "boom from the test cell" in s["reason"]
     assert "Traceback" in s["traceback"] and "RuntimeError" in s["traceback"]

@@ -19,33 +19,7 @@ SETS = ["model.units=8", "train.steps=40", "train.eval_every=20", "train.batch_s
 TINY = ["--profile", "smoke", "--tasks", "adding", "--lengths", "5",
         *[arg for item in SETS for arg in ("--set", item)]]
 
-PLUGIN = '''
-"""A cell that raises while training."""
-import keras
-from keras import ops
-import memorybench as mb
-
-
-@mb.register_cell("sweep_test_raise")
-class RaiseCell(keras.layers.Layer):
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.state_size = units
-        self.output_size = units
-
-    def build(self, input_shape):
-        self.w = self.add_weight(shape=(input_shape[-1], self.units), name="w")
-
-    def call(self, inputs, states, training=False):
-        if training:
-            raise RuntimeError("boom in a sweep")
-        h = ops.matmul(inputs, self.w)
-        return h, [h]
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-'''
+PLUGIN = Path(__file__).parent / "plugins" / "faulty.py"
 
 
 @pytest.fixture(autouse=True)
@@ -94,18 +68,16 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
 
 
 def test_a_failing_run_does_not_stop_the_sweep_and_is_retried_on_request(tmp_path, capsys):
-    plugin = tmp_path / "raise_cell.py"
-    plugin.write_text(PLUGIN)
     out = tmp_path / "res"
-    args = [*TINY, "--models", "sweep_test_raise,gru", "--plugin", plugin, "--out", out]
+    args = [*TINY, "--models", "test_raise,gru", "--plugin", PLUGIN, "--out", out]
     assert cli(args) == 1
     text = capsys.readouterr().out
     first = summaries(out)
     status = {s["model"]: s["status"] for s in first.values()}
-    assert status == {"sweep_test_raise": "failed", "gru": "completed"}
+    assert status == {"test_raise": "failed", "gru": "completed"}
     failed = next(s for s in first.values() if s["status"] == "failed")
-    assert "boom in a sweep" in failed["reason"] and "RuntimeError" in failed["traceback"]
-    assert "boom in a sweep" in text and "completed" in text
+    assert "boom from the test cell" in failed["reason"] and "RuntimeError" in failed["traceback"]
+    assert "boom from the test cell" in text and "completed" in text
     assert f"memorybench report --results {out}" in text
 
     # resume: complete runs (failed ones too) are not run again ...
