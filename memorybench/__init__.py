@@ -30,8 +30,8 @@ _API = {
     "TaskConfig": "memorybench.config",
     "ModelConfig": "memorybench.config",
     "TrainConfig": "memorybench.config",
-    "RunResult": "memorybench.runners.train",
-    "run": "memorybench.runners.train",
+    "RunResult": "memorybench.run.train",
+    "run": "memorybench",  # the callable package memorybench.run (see its docstring)
     # errors
     "MemorybenchError": "memorybench.errors",
     "ConfigError": "memorybench.errors",
@@ -43,6 +43,8 @@ __all__ = sorted(_API)
 
 
 def __getattr__(name: str):
+    if name == "run":
+        return importlib.import_module("memorybench.run")
     if name in _API:
         value = getattr(importlib.import_module(_API[name]), name)
         globals()[name] = value

@@ -132,7 +132,7 @@ def _warn(msg: str) -> None:
 @click.option("--open", "open_", is_flag=True, help="Open index.html in a web browser.")
 def report_cmd(results: Path, open_: bool) -> None:
     """Write leaderboards, horizon table, plots and index.html into RESULTS/report/."""
-    from memorybench.runners.report import make_report  # pandas / matplotlib, never TensorFlow
+    from memorybench.report.html import make_report  # pandas / matplotlib, never TensorFlow
 
     index = make_report(results, open_browser=open_, warn=_warn)
     click.echo(f"report: {index}")
@@ -145,7 +145,7 @@ def show_cmd(results: Path, task_filter: str | None) -> None:
     """Print the leaderboard as a table in the terminal."""
     from rich.table import Table
 
-    from memorybench.runners import leaderboard as lb
+    from memorybench.report import leaderboard as lb
 
     if not (results / "runs").is_dir():
         raise ConfigError(f"--results {str(results)!r} has no runs/ folder")
@@ -204,7 +204,7 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
     if not names and not runs:
         raise ConfigError("give --models and/or --run")
     out = out or Path("results") / "gradflow" / f"{task}_L{length}"
-    from memorybench.runners.gradflow import run_gradflow
+    from memorybench.report.gradflow import run_gradflow
 
     files = run_gradflow(task, names, length, out, runs=runs, units=units, batch=batch,
                          seed=seed, loss_steps=loss_steps)
@@ -254,7 +254,7 @@ def run_cmd(tasks, models, lengths, seeds, profile, plugin, match_params, out, s
     Exit status 0 when no run failed, 1 when one did, 2 for bad input (nothing written).
     """
     from memorybench import config as C
-    from memorybench.runners.sweep import expand, get_executor
+    from memorybench.run.sweep import expand, get_executor
 
     # validate everything before a single folder is made
     ex = get_executor(executor, address=address, gpus_per_run=gpus_per_run)
@@ -278,8 +278,8 @@ def run_cmd(tasks, models, lengths, seeds, profile, plugin, match_params, out, s
     plan = expand(settings)
     out = _writable_dir(out)
 
-    from memorybench.runners.progress import RichReporter
-    from memorybench.runners.sweep import sweep
+    from memorybench.run.progress import RichReporter
+    from memorybench.run.sweep import sweep
 
     console = _console()
     for note in plan.notes:
@@ -323,7 +323,7 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-# -- bench: the performance suite (benchmarks/suite.py of the checkout) ---------------------
+# -- bench: the performance suite (memorybench/bench/suite.py) ------------------------------
 @app.command("bench")
 @click.option("--quick", is_flag=True, help="Smaller sizes: under 5 minutes on 2 CPU cores.")
 @click.option("--tiny", is_flag=True, hidden=True, help="Seconds, for tests; figures mean little.")
@@ -332,13 +332,12 @@ def _quiet_tensorflow() -> None:
 def bench_cmd(quick: bool, tiny: bool, out: Path) -> None:
     """Measure speed: generators, harness overhead, custom vs built-in LSTM, data pipeline,
     every model's step time and GFLOP/s, step time against T (ratios within one run)."""
-    from memorybench.bench import load_suite
+    from memorybench.bench import suite
 
     if out.is_dir():
         raise ConfigError(f"--out {str(out)!r} is a folder; give a file name such as "
                           f"{str(out / 'bench.json')!r}")
     _writable_dir(out.parent)
-    suite = load_suite()
     _quiet_tensorflow()
     level = "tiny" if tiny else "quick" if quick else "full"
     res = suite.run_suite(level, out, echo=lambda line: click.echo(line, err=True))

@@ -9,7 +9,7 @@ import pytest
 
 from memorybench import config as C
 from memorybench.errors import ConfigError
-from memorybench.runners.sweep import expand
+from memorybench.run.sweep import expand
 
 
 @pytest.fixture(autouse=True)

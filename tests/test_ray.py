@@ -22,8 +22,8 @@ import pytest
 
 from memorybench import config as C
 from memorybench.errors import ConfigError
-from memorybench.runners import store
-from memorybench.runners.sweep import expand, get_executor
+from memorybench.run import store
+from memorybench.run.sweep import expand, get_executor
 
 SETS = {"model.units": 8, "train.steps": 20, "train.eval_every": 10, "train.batch_size": 16,
         "train.n_train": 128, "train.n_val": 32, "train.n_test": 32, "train.early_stop": False}
@@ -39,9 +39,9 @@ os.environ["MEMORYBENCH_OFFLINE"] = "1"
 import ray
 from memorybench import config as C
 from memorybench.registry import load_plugin
-from memorybench.runners import store
-from memorybench.runners.executors import RayExecutor
-from memorybench.runners.sweep import expand, sweep
+from memorybench.run import store
+from memorybench.run.executors import RayExecutor
+from memorybench.run.sweep import expand, sweep
 
 out, plugin = sys.argv[1], sys.argv[2]
 sets, grid = json.loads(sys.argv[3]), json.loads(sys.argv[4])
@@ -201,7 +201,7 @@ class StubJob:
     fail_model: str | None = None
 
     def __call__(self, cfg):
-        from memorybench.runners.train import RunResult
+        from memorybench.run.train import RunResult
 
         assert self.out_dir.is_absolute()  # workers may run elsewhere: the executor made it so
         if cfg.model.name == self.fail_model:

@@ -118,7 +118,7 @@ def derived(sweep, tmp_path_factory, summaries):
 def derived_report(derived, tmp_path_factory):
     import warnings
 
-    from memorybench.runners.report import make_report
+    from memorybench.report.html import make_report
 
     root, half = derived
     notes: list[str] = []
@@ -291,7 +291,7 @@ def test_report_and_show_do_not_import_tensorflow(sweep, tmp_path):
 def test_open_uses_a_browser_when_there_is_one(sweep, monkeypatch):
     import webbrowser
 
-    from memorybench.runners.report import open_in_browser
+    from memorybench.report.html import open_in_browser
 
     index = sweep / "report" / "index.html"
     opened = []
@@ -324,7 +324,7 @@ def test_bad_results_folder_is_one_line_error(tmp_path, capsys):
 
 
 def test_datasets_are_never_ranked_together(summaries):
-    from memorybench.runners.leaderboard import horizons, leaderboard
+    from memorybench.report.leaderboard import horizons, leaderboard
 
     base = [s for s in summaries if s["task"] == "adding" and s["length"] == 5]
     runs = [{**s, "dataset": ds} for s in base for ds in ("mnist", "mnist-5k")]

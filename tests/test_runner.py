@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from memorybench import config as C
-from memorybench.runners import store
-from memorybench.runners.train import run
+from memorybench.run import store
+from memorybench.run.train import run
 
 # the summary keys of the artifact schema (a contract with the reports)
 SUMMARY_KEYS = {
@@ -170,7 +170,7 @@ def test_precision_and_jit_are_applied_during_the_run_and_restored(tmp_path):
 def test_gpus_get_memory_growth(monkeypatch):
     import tensorflow as tf
 
-    from memorybench.runners import train
+    from memorybench.run import train
 
     fake = [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU"),
             tf.config.PhysicalDevice("/physical_device:GPU:1", "GPU")]
@@ -189,7 +189,7 @@ def test_gpus_get_memory_growth(monkeypatch):
 
 def test_finite_datasets_give_at_most_their_split():
     import memorybench as mb
-    from memorybench.runners.train import split_data
+    from memorybench.run.train import split_data
 
     task = mb.get_task("sequential_mnist", pixels_per_step=28)
     x_all, _ = task.data("val", n=None, seed=0)

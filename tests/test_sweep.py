@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from memorybench.cli import main
-from memorybench.runners import store
+from memorybench.run import store
 
 SETS = ["model.units=8", "train.steps=40", "train.eval_every=20", "train.batch_size=16",
         "train.n_train=256", "train.n_val=64", "train.n_test=64"]
@@ -149,7 +149,7 @@ def test_bad_config_files_exit_2(tmp_path, capsys, toml, message):
 
 def test_an_executor_is_a_small_plug_in(tmp_path):
     from memorybench import config as C
-    from memorybench.runners.sweep import expand, sweep
+    from memorybench.run.sweep import expand, sweep
 
     class Recording:
         """What a remote executor does: ship the job without its local progress hook."""

@@ -1,6 +1,6 @@
 """Generator throughput: vectorised task sampling against a per-sample Python loop.
 
-Run: ``python benchmarks/generators.py [--length 1000] [--n 100000] [--loop-n 10000]``.
+Run: ``python -m memorybench.bench.generators [--length 1000] [--n 100000] [--loop-n 10000]``.
 For each synthetic task it prints samples/s, MB/s of float32 input produced, and the speed-up
 over two per-sample loops (measured on ``--loop-n`` samples, compared per sample): the
 straightforward transcription of the task card (one sample, one step at a time in Python) and a

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from memorybench.runners.sweep import Reporter, SweepResult
+from memorybench.run.sweep import Reporter, SweepResult
 
 
 def describe(cfg_or_summary: Any) -> tuple[str, str, str, str]:

@@ -1,14 +1,14 @@
 """The performance suite behind ``memorybench bench``: ratios, each measured within one run.
 
     memorybench bench [--quick] [--out results/bench.json]
-    python benchmarks/suite.py [--quick] [--out FILE]
+    python -m memorybench.bench.suite [--quick] [--out FILE]
 
 Timings on a shared CPU drift 20-25% between runs minutes apart (DESIGN.md), so every target is
 a *ratio* of two things measured in the same process, interleaved (A B, B A, ...) and repeated;
 the figure is the median of the per-round ratios.
 
 - ``generator_speedup_vs_loop``: vectorised task generation over the per-sample Python loop,
-  the smallest over the synthetic tasks (``benchmarks/generators.py``). Target >= 50.
+  the smallest over the synthetic tasks (``memorybench.bench.generators``). Target >= 50.
 - ``harness_overhead_ratio``: wall time of ``memorybench.run()`` over the same work written by
   hand: generate the data, build and compile the same model, ``model.fit`` on a ``tf.data``
   pipeline with validation after every ``eval_every`` steps, predict and score the test set.
@@ -17,7 +17,7 @@ the figure is the median of the per-round ratios.
   everything on (``lstm_full``, a Python cell in ``keras.layers.RNN``) over ``keras.layers.LSTM``
   (``lstm``), same sizes, XLA off (the CPU default) and on. Target <= 1.3 on the CPU.
 - ``data_fraction_of_step``: time to pull N batches from the runner's own input pipeline
-  (``runners.train.train_dataset``) alone, over the time of N training steps fed by it.
+  (``run.train.train_dataset``) alone, over the time of N training steps fed by it.
   Target <= 0.05.
 - Per model: sequences/s and GFLOP/s of training at 128 units, T=200, batch 128, against the
   machine's float32 matmul peak; and step time against T for ``lstm`` and ``mingru``'s parallel
@@ -35,7 +35,6 @@ products) is not counted, so GFLOP/s is a lower bound of the work done.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -47,9 +46,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from memorybench.bench import generators
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-HERE = Path(__file__).resolve().parent
 TARGETS = {  # key: (comparison, bound)
     "generator_speedup_vs_loop": (">=", 50.0),
     "harness_overhead_ratio": ("<=", 1.05),
@@ -94,21 +94,13 @@ LEVELS: dict[str, dict[str, Any]] = {
 }
 
 
-def _load_generators():
-    spec = importlib.util.spec_from_file_location("memorybench_bench_generators",
-                                                  HERE / "generators.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _median_ratio(a: list[float], b: list[float]) -> float:
     return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 # -- 1. generators ---------------------------------------------------------------------------
 def bench_generators(length, n, loop_n, repeats) -> dict[str, Any]:
-    rows = _load_generators().measure(length=length, n=n, loop_n=loop_n, repeats=repeats)
+    rows = generators.measure(length=length, n=n, loop_n=loop_n, repeats=repeats)
     worst = min(rows, key=lambda r: r["speedup_vs_loop"])
     return {"generator_speedup_vs_loop": worst["speedup_vs_loop"], "generators": rows}
 
@@ -136,7 +128,7 @@ def _bare_fit(h: dict, pipeline: str = "runner") -> dict[str, Any]:
 
     import memorybench as mb
     from memorybench.models.build import loss_for
-    from memorybench.runners.train import eval_dataset, make_optimizer, train_dataset
+    from memorybench.run.train import eval_dataset, make_optimizer, train_dataset
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
@@ -203,7 +195,7 @@ def bench_data_fraction(h: dict, batches: int) -> dict[str, Any]:
 
     import memorybench as mb
     from memorybench.models.build import loss_for
-    from memorybench.runners.train import make_optimizer, train_dataset
+    from memorybench.run.train import make_optimizer, train_dataset
 
     cfg = _run_config(h)
     task = mb.get_task(h["task"], length=h["length"])
@@ -389,7 +381,7 @@ def machine() -> dict[str, Any]:
     import numpy as np
     import tensorflow as tf
 
-    from memorybench.runners.train import device_name
+    from memorybench.run.train import device_name
 
     gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
     return {"device": device_name(gpus), "cpus": os.cpu_count(),

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from memorybench.errors import ConfigError, DataError
-from memorybench.runners import store
+from memorybench.run import store
 
 STATUSES = store.STATUSES
 

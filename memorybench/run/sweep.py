@@ -5,7 +5,7 @@ written, so bad input fails with one ``ConfigError`` and leaves no folder behind
 resumes: a run whose ``summary.json`` is complete is not run again (failed / diverged ones only
 with ``retry_failed``). Runs go through an *executor*, a small interface with one method,
 ``map(fn, configs)`` yielding each result as it finishes, so a distributed executor (``ray``,
-``runners/executors.py``) plugs in beside ``LocalExecutor``.
+``run/executors.py``) plugs in beside ``LocalExecutor``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from memorybench.config import (
     typed,
 )
 from memorybench.errors import ConfigError
-from memorybench.runners import store
+from memorybench.run import store
 
 _TRAIN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
@@ -228,8 +228,8 @@ class LocalExecutor:
 
 
 def _ray_executor(**options) -> Executor:
-    """``RayExecutor`` (``runners/executors.py``), imported only when asked for: Ray is optional."""
-    from memorybench.runners.executors import RayExecutor
+    """``RayExecutor`` (``run/executors.py``), imported only when asked for: Ray is optional."""
+    from memorybench.run.executors import RayExecutor
 
     return RayExecutor(**options)
 
@@ -307,7 +307,7 @@ class RunJob:
     def __call__(self, cfg: RunConfig) -> Any:
         import traceback
 
-        from memorybench.runners.train import RunResult, one_line_reason, run
+        from memorybench.run.train import RunResult, one_line_reason, run
 
         if self.reporter is not None:
             self.reporter.run_started(cfg)
@@ -326,7 +326,7 @@ class RunJob:
 
 def plan_status(configs: list[RunConfig], out_dir, retry_failed: bool = False):
     """Split the grid into runs to do and complete runs to skip (with their summaries)."""
-    from memorybench.runners.train import RunResult
+    from memorybench.run.train import RunResult
 
     todo, skipped = [], []
     for cfg in configs:

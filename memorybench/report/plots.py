@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from memorybench.runners.leaderboard import _num, read_history, variant_of  # noqa: E402
+from memorybench.report.leaderboard import _num, read_history, variant_of  # noqa: E402
 
 DPI = 110
 

@@ -1,12 +1,12 @@
 """The runner's input pipeline against the same pipeline with tf.data autotuning (what it was).
 
-    python benchmarks/pipeline.py [--rounds 10] [--steps 300]
+    python -m memorybench.bench.pipeline [--rounds 10] [--steps 300]
 
 Each round trains the same model for ``--steps`` steps (3 epochs, as ``run()`` does between
 evaluations) on a fresh pipeline of each kind, in alternating order, and times the whole
 ``fit`` call including the iterator's teardown. With autotuning (``num_parallel_calls`` and
 ``prefetch`` set to ``AUTOTUNE``) the teardown at the end of ``fit`` stalled for about 1.4 s in
-most rounds on a 2-core CPU; ``runners.train.train_dataset`` now uses a fixed ``prefetch(2)``
+most rounds on a 2-core CPU; ``run.train.train_dataset`` now uses a fixed ``prefetch(2)``
 with autotuning off. Also prints the time to pull one batch from each pipeline alone.
 """
 
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
 
     import memorybench as mb
     from memorybench.models.build import loss_for
-    from memorybench.runners.train import train_dataset
+    from memorybench.run.train import train_dataset
 
     tf.get_logger().setLevel("ERROR")
     task = mb.get_task("adding", length=args.length)

@@ -1,7 +1,7 @@
 """Parameter count and training-step time of every registered model, relative to ``lstm``.
 
-    python benchmarks/cells.py                  # 128 units, adding, T=100, batch 128, CPU
-    python benchmarks/cells.py --models lstm,lstm_full --rounds 9
+    python -m memorybench.bench.cells                  # 128 units, adding, T=100, batch 128, CPU
+    python -m memorybench.bench.cells --models lstm,lstm_full --rounds 9
 
 Timings drift 20-25% between runs minutes apart on a shared CPU, so the models are measured
 interleaved in one process: each round times ``--steps`` training steps of every model in turn

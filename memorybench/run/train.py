@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from memorybench.config import RunConfig, resolve, run_id, to_dict
-from memorybench.runners import store
+from memorybench.run import store
 
 EvalHook = Callable[[dict[str, Any]], None]
 

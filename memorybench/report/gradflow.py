@@ -31,7 +31,7 @@ import numpy as np
 
 from memorybench.errors import ConfigError
 
-WEIGHTS = "model.weights.h5"  # memorybench.runners.store.WEIGHTS
+WEIGHTS = "model.weights.h5"  # memorybench.run.store.WEIGHTS
 CSV_COLUMNS = ["model", "state", "t", "grad_norm"]
 
 
@@ -56,7 +56,7 @@ class TrainedRun:
 def read_run(run_dir: str | Path) -> TrainedRun:
     """The model and task of a run folder, from its ``config.json`` (weights checked too)."""
     from memorybench.errors import DataError
-    from memorybench.runners import store
+    from memorybench.run import store
 
     run_dir = Path(run_dir)
     if not (run_dir / store.CONFIG).is_file():
@@ -249,7 +249,7 @@ def run_gradflow(
     loss_steps: str = "metric",
 ) -> dict[str, Path]:
     """Compute, then write ``out/gradflow.csv``, ``out/gradflow.png`` and ``.svg``."""
-    from memorybench.runners import store
+    from memorybench.run import store
 
     df = gradient_flow(task, models, length, runs=runs, units=units, batch=batch, seed=seed,
                        loss_steps=loss_steps)

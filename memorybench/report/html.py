@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from memorybench.errors import ConfigError
-from memorybench.runners import leaderboard as lb
-from memorybench.runners import store
+from memorybench.report import leaderboard as lb
+from memorybench.run import store
 
 REPORT_DIR = "report"
 GRADFLOW_DIR = "gradflow"
@@ -63,7 +63,7 @@ def make_report(
     _write_text(out / "horizon.csv", hor.to_csv(index=False))
     _write_text(out / "horizon.md", lb.to_markdown(hor, "horizon", "Memory horizon"))
 
-    from memorybench.runners.plots import all_plots
+    from memorybench.report.plots import all_plots
 
     plots = out / "plots"
     if plots.is_dir():  # plots of an earlier report (another grid) must not linger

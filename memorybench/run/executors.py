@@ -35,7 +35,7 @@ from typing import Any
 
 from memorybench.config import RunConfig, run_id
 from memorybench.errors import ConfigError
-from memorybench.runners import store
+from memorybench.run import store
 
 INSTALL_HINT = "pip install 'memorybench[ray]'"
 
@@ -183,7 +183,7 @@ class RayExecutor:
 def record_crash(out_dir: Path, cfg: RunConfig, exc: BaseException, wall: float):
     """A run whose Ray task did not come back: write it as ``failed`` (unless the run wrote its
     own summary before the crash) and return its ``RunResult``."""
-    from memorybench.runners.train import RunResult, _now, _Record, _summary, one_line_reason
+    from memorybench.run.train import RunResult, _now, _Record, _summary, one_line_reason
 
     rid = run_id(cfg)
     folder = store.run_dir(out_dir, rid)

@@ -1,4 +1,0 @@
-"""Runners: one training run (train.py), sweeps (sweep.py), the result store (store.py), reports.
-
-Importing this package imports nothing heavy; ``train`` imports Keras when a run starts.
-"""
