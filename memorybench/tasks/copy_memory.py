@@ -12,7 +12,12 @@ i.e. 10 symbols drawn uniformly from 1..8, T-1 blanks, the delimiter, 10 blanks;
 T+10 blanks and then the 10 symbols. Loss: cross-entropy over all T+20 steps (9 output classes,
 0..8). The trivial predictor (blank, then uniform over the 8 symbols for the last 10 steps)
 scores cross-entropy 10 ln 8 / (T+20) and recall accuracy 1/8. Metric: recall accuracy on the
-last 10 steps; solved at >= 0.99.
+last 10 steps; solved at >= 0.99. Beside it, ``evaluate`` reports the metric of Bai, Kolter &
+Koltun 2018 (Table 1, "Copy memory (loss)"): ``paper_metrics = {"ce_all_steps": ...}``, the mean
+cross-entropy (nats) over all T+20 output steps, given class probabilities (the trivial
+predictor's 10 ln 8 / (T+20): 0.0204 at T=1000). Their code differs from this card: one scalar
+digit a step (0-9, not divided by 9), the delimiter followed by 10 more 9s instead of blanks, and
+10 output classes instead of 9.
 
 Encodings: ``onehot`` (default) x (n, T+20, 10) float32; ``scalar`` x (n, T+20, 1) float32 =
 symbol / 9. Targets y (n, T+20) int32.
@@ -21,6 +26,7 @@ symbol / 9. Targets y (n, T+20) int32.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +83,13 @@ class CopyMemory(Task):
             x[:, T + 9, DELIMITER] = 1
             np.put_along_axis(x[:, :N_SYMBOLS], symbols[..., None], np.float32(1), axis=-1)
         return x, y
+
+    def evaluate(self, y_true, y_pred) -> dict[str, Any]:
+        """As ``Task.evaluate``, plus ``paper_metrics``: ``ce_all_steps`` (Bai et al. 2018), the
+        cross-entropy over all T+20 steps, where ``y_pred`` holds probabilities."""
+        out = super().evaluate(y_true, y_pred)
+        out["paper_metrics"] = {"ce_all_steps": out["loss"]} if "loss" in out else {}
+        return out
 
     def metric_mask(self, y_true: np.ndarray) -> np.ndarray:
         mask = np.zeros(y_true.shape, bool)
