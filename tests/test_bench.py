@@ -14,6 +14,12 @@ RATIOS = ("generator_speedup_vs_loop", "harness_overhead_ratio", "custom_vs_buil
           "custom_vs_builtin_lstm_ratio_jit", "data_fraction_of_step")
 
 
+# the targets of the README's table
+TARGETS = {"generator_speedup_vs_loop": (">=", 50.0), "harness_overhead_ratio": ("<=", 1.05),
+           "custom_vs_builtin_lstm_ratio": ("<=", 1.3),
+           "custom_vs_builtin_lstm_ratio_jit": ("<=", 1.3), "data_fraction_of_step": ("<=", 0.05)}
+
+
 def _positive(v) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
 
@@ -27,7 +33,10 @@ def test_bench_tiny_writes_every_key(tmp_path, capsys, monkeypatch):
     res = json.loads(out.read_text())
     for key in RATIOS:
         assert _positive(res[key]), (key, res[key])
-        assert res["met"][key] in (True, False)
+        comparison, bound = TARGETS[key]
+        assert res["targets"][key] == f"{comparison} {bound}"
+        # met is the measured value checked against its target, not just some bool
+        assert res["met"][key] is (res[key] >= bound if comparison == ">=" else res[key] <= bound)
     assert _positive(res["matmul_peak_gflops"])
     cells = {r["model"]: r for r in res["cells"]}
     assert set(cells) == {"simple_rnn", "lstm_full", "mingru"}

