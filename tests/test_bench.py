@@ -40,8 +40,9 @@ def test_bench_tiny_writes_every_key(tmp_path, capsys, monkeypatch):
     assert _positive(res["matmul_peak_gflops"])
     cells = {r["model"]: r for r in res["cells"]}
     assert set(cells) == {"simple_rnn", "lstm_full", "mingru"}
-    for r in cells.values():
-        for k in ("seq_per_s", "gflops", "step_ms", "fraction_of_peak", "gflop_per_step"):
+    for r in cells.values():  # every model, XLA off and on (not only lstm_full)
+        for k in ("seq_per_s", "gflops", "step_ms", "fraction_of_peak", "gflop_per_step",
+                  "xla_step_ms", "xla_ratio", "xla_compile_s"):
             assert _positive(r[k]), (r["model"], k, r[k])
     sweep = {(r["model"], r["T"]) for r in res["step_time_vs_T"]}
     assert sweep == {(m, t) for m in ("lstm", "mingru", "mingru_seq") for t in (5, 10)}
@@ -51,6 +52,7 @@ def test_bench_tiny_writes_every_key(tmp_path, capsys, monkeypatch):
     for key in RATIOS:
         assert key in table
     assert "lstm_full" in table and f"json: {out}" in table
+    assert "XLA/off" in table
 
 
 def test_flops_are_counted_from_the_weight_matrices():

@@ -8,6 +8,14 @@ weights; ``get_config`` round-trips (and holds exactly the ``__init__`` argument
 the moment it registers. Tiny sizes (8 units, batch 4, length 10) keep the suite fast: each
 model is built once and reused by every check, the steps run eagerly except one traced
 ``train_on_batch`` per name (proving the cell also works inside a compiled graph).
+
+The GPU paths, on the CPU: for each name, one SGD step under XLA (``jit_compile=True``) gives
+the eager step's loss and weight updates within ``XLA_RTOL`` / ``XLA_ATOL``, and one step under
+``mixed_bfloat16`` and ``mixed_float16`` (eager) keeps the head float32, computes the sequence
+layers in the policy's dtype and gives the float32 loss within ``MIXED_RTOL``. A name that
+declares a mode unsupported (``unsupported_modes`` on its cell class or model factory) is
+instead checked to be refused when its run is configured. These add about 100 s to this file's
+200 s on 2 shared CPU cores, nearly all of it XLA compiling one training step per name.
 """
 
 import contextlib
@@ -20,7 +28,10 @@ import numpy as np
 import pytest
 
 import memorybench as mb
-from memorybench.models import model_names, resolve
+from memorybench.cli import main as cli_main
+from memorybench.config import resolve as resolve_config
+from memorybench.errors import ConfigError
+from memorybench.models import model_entry, model_names
 from memorybench.registry import load_plugin
 
 keras = pytest.importorskip("keras")
@@ -169,7 +180,7 @@ def test_get_config_round_trip(name, built):
 @pytest.mark.parametrize("name", NAMES)
 def test_keras_save_and_load_without_custom_objects(name, built, tmp_path):
     b = built(name)
-    kind, entry = resolve(name)
+    kind, entry = model_entry(name)
     for head, model in b.models.items():
         x, _ = b.batches[head]
         path = tmp_path / f"{head}.keras"
@@ -179,3 +190,149 @@ def test_keras_save_and_load_without_custom_objects(name, built, tmp_path):
                                    np.asarray(model(x, training=False)), rtol=1e-6, atol=1e-7)
         if kind == "cell":
             assert type(_sequence_layers(loaded)[0].cell) is entry.obj
+
+
+# -- the GPU paths: XLA and mixed precision ----------------------------------------------------
+# the last-step head at T = 10: minGRU / minLSTM's scan then meets an even and an odd length;
+# copy_memory's 30 steps made XLA compile the scan's deeper recursion for 3x as long
+MODE_TASK = ("delayed_xor", {"length": LENGTH})
+# XLA fuses and reorders float32 arithmetic: measured up to 2.4e-7 on the loss and 1.2e-7 on
+# updates of size ~0.5 (every name, one SGD step at learning rate 1, so update = -gradient)
+XLA_RTOL, XLA_ATOL = 1e-3, 1e-5
+# bfloat16 keeps 8 significant bits: measured up to 9.4e-4 relative on the loss (float16: 3e-5)
+MIXED_RTOL = 1e-2
+POLICIES = ("mixed_bfloat16", "mixed_float16")
+
+
+def _unsupported(name) -> dict:
+    """The modes ``name`` declares it cannot run in: ``{mode: why}``."""
+    return getattr(model_entry(name)[1].obj, "unsupported_modes", None) or {}
+
+
+def _mode_config(name, mode):
+    train = mb.TrainConfig(jit=True) if mode == "jit" else mb.TrainConfig(precision=mode)
+    return mb.RunConfig(mb.TaskConfig("adding", {"length": LENGTH}), mb.ModelConfig(name),
+                        train, seed=0)
+
+
+def _assert_refused(name, mode):
+    with pytest.raises(ConfigError, match=f"{name}.*{mode}"):
+        resolve_config(_mode_config(name, mode))
+
+
+@contextlib.contextmanager
+def _policy(name):
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def _sgd_step(model, weights, batch, spec, jit):
+    """One SGD step (learning rate 1) from ``weights``: (loss, update of every weight)."""
+    model.set_weights(weights)
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss=loss_for(spec),
+                  jit_compile=jit, run_eagerly=not jit)
+    assert model.jit_compile is jit  # Keras falls back without XLA for a layer it deems unfit
+    loss = model.train_on_batch(*batch)
+    loss = float(loss[0] if isinstance(loss, (list, tuple)) else loss)
+    after = [np.asarray(w.numpy(), np.float32) for w in model.weights]
+    return loss, [a - w0 for a, w0 in zip(after, weights, strict=True)]
+
+
+class Reference:
+    """``name``'s float32 model on ``MODE_TASK``: its first weights and eager SGD step."""
+
+    def __init__(self, name, **params):
+        task_name, task_params = MODE_TASK
+        self.task = mb.get_task(task_name, **task_params)
+        self.batch = _batch(self.task)
+        self.params = params
+        self.model = self.build(name)
+        self.weights = [w.numpy().copy() for w in self.model.weights]
+        self.loss, self.updates = self.step(self.model, jit=False)
+
+    def step(self, model, jit):
+        return _sgd_step(model, self.weights, self.batch, self.task.spec, jit)
+
+    def build(self, name):
+        keras.utils.set_random_seed(0)
+        return build_model(self.task, name, units=UNITS, **self.params)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = Reference(name)
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_training_step_under_xla_equals_the_eager_step(name, reference):
+    if "jit" in _unsupported(name):
+        _assert_refused(name, "jit")
+        return
+    _assert_xla_step_equals_eager(reference(name))
+
+
+def _assert_xla_step_equals_eager(ref):
+    loss, updates = ref.step(ref.model, jit=True)
+    assert np.isfinite(loss)
+    np.testing.assert_allclose(loss, ref.loss, rtol=XLA_RTOL, atol=XLA_ATOL)
+    for w, got, want in zip(ref.model.weights, updates, ref.updates, strict=True):
+        np.testing.assert_allclose(got, want, rtol=XLA_RTOL, atol=XLA_ATOL, err_msg=w.path)
+
+
+@pytest.mark.parametrize("name", ["mingru", "minlstm"])
+def test_the_min_rnns_sequential_loop_under_xla_too(name, reference):
+    """The contract runs the default, parallel scan; the loop also compiles, same numbers."""
+    ref = Reference(name, scan="sequential")
+    _assert_xla_step_equals_eager(ref)
+    parallel = reference(name)
+    np.testing.assert_allclose(ref.loss, parallel.loss, rtol=XLA_RTOL, atol=XLA_ATOL)
+    for got, want in zip(ref.updates, parallel.updates, strict=True):
+        np.testing.assert_allclose(got, want, rtol=XLA_RTOL, atol=XLA_ATOL)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("name", NAMES)
+def test_one_training_step_under_mixed_precision(name, policy, reference):
+    if policy in _unsupported(name):
+        _assert_refused(name, policy)
+        return
+    ref = reference(name)
+    with _policy(policy):
+        model = ref.build(name)
+        loss, updates = ref.step(model, jit=False)
+    compute = keras.DTypePolicy(policy).compute_dtype
+    assert model.outputs[0].dtype == "float32"  # the head stays float32 (models.build.head)
+    for layer in _sequence_layers(model):
+        assert layer.compute_dtype == compute, layer.name
+        assert all(w.dtype == "float32" for w in layer.weights), layer.name
+    assert np.isfinite(loss)
+    np.testing.assert_allclose(loss, ref.loss, rtol=MIXED_RTOL)
+    assert any(np.any(u != 0) for u in updates), f"{name}: no weight moved under {policy}"
+
+
+def test_a_model_declares_the_modes_it_cannot_run_in(monkeypatch, tmp_path, capsys):
+    """Refused when the run is configured (exit 2, one line naming model and mode), before
+    anything is trained or written; the other modes and names are untouched."""
+    cls = model_entry("my_cell")[1].obj
+    monkeypatch.setattr(cls, "unsupported_modes", {"jit": "a test says so"}, raising=False)
+    _assert_refused("my_cell", "jit")
+    resolve_config(_mode_config("my_cell", "mixed_bfloat16"))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["run", "--tasks", "adding", "--models", "lstm,my_cell", "--lengths", "10",
+                  "--jit", "--out", str(out)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "'my_cell'" in err and "jit" in err, err
+    assert not out.exists()

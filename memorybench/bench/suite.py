@@ -3,9 +3,9 @@
     memorybench bench [--quick] [--out results/bench.json]
     python -m memorybench.bench.suite [--quick] [--out FILE]
 
-Timings on a shared CPU drift 20-25% between runs minutes apart (DESIGN.md), so every target is
-a *ratio* of two things measured in the same process, interleaved (A B, B A, ...) and repeated;
-the figure is the median of the per-round ratios.
+Timings on a shared CPU drift 20-25% between runs minutes apart (docs/architecture.md), so
+every target is a *ratio* of two things measured in the same process, interleaved (A B, B A,
+...) and repeated; the figure is the median of the per-round ratios.
 
 - ``generator_speedup_vs_loop``: vectorised task generation over the per-sample Python loop,
   the smallest over the synthetic tasks (``memorybench.bench.generators``). Target >= 50.
@@ -20,7 +20,9 @@ the figure is the median of the per-round ratios.
   (``run.train.train_dataset``) alone, over the time of N training steps fed by it.
   Target <= 0.05.
 - Per model: sequences/s and GFLOP/s of training at 128 units, T=200, batch 128, against the
-  machine's float32 matmul peak; and step time against T for ``lstm`` and ``mingru``'s parallel
+  machine's float32 matmul peak, and ``xla_ratio``: its step time with XLA over without (both
+  timed in the same rounds; ``xla_compile_s`` is the first, compiling step); and step time
+  against T for ``lstm`` and ``mingru``'s parallel
   scan (``mingru_seq``: the same model with the sequential loop, for reference).
 
 FLOPs are counted analytically from the matmuls: a weight matrix entry costs 2 FLOPs (multiply,
@@ -47,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from memorybench.bench import generators
+from memorybench.run.store import DEFAULT_RESULTS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -305,7 +308,13 @@ def bench_custom_lstm(units, T, batch, rounds, steps) -> dict[str, Any]:
     return out
 
 
+def _error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:100]}"
+
+
 def bench_cells(units, T, batch, rounds, steps, models=None) -> list[dict[str, Any]]:
+    """Every model's training step with XLA off, and on: ``xla_ratio`` is the median over
+    rounds of the XLA step time over the plain one, the two timed next to each other."""
     import keras
 
     import memorybench as mb
@@ -316,19 +325,27 @@ def bench_cells(units, T, batch, rounds, steps, models=None) -> list[dict[str, A
     keras.backend.clear_session()
     steppers, failed = {}, {}
     for n in names:
-        try:
-            steppers[n] = Stepper(n, task, units, batch)
-        except Exception as exc:  # one broken model must not hide the others
-            failed[n] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
+        for key, jit in ((n, False), (f"{n} xla", True)):
+            try:
+                steppers[key] = Stepper(n, task, units, batch, jit=jit)
+            except Exception as exc:  # one broken model must not hide the others
+                failed[key] = _error(exc)
     times = _interleaved(steppers, rounds, steps)
     for n in names:
         if n in failed:
             rows.append({"model": n, "error": failed[n]})
             continue
         s, t = steppers[n], statistics.median(times[n])
-        rows.append({"model": n, "params": int(s.model.count_params()), "step_ms": 1e3 * t,
-                     "seq_per_s": batch / t, "gflop_per_step": s.flops / 1e9,
-                     "gflops": s.flops / t / 1e9, "compile_s": s.compile_seconds})
+        row = {"model": n, "params": int(s.model.count_params()), "step_ms": 1e3 * t,
+               "seq_per_s": batch / t, "gflop_per_step": s.flops / 1e9,
+               "gflops": s.flops / t / 1e9, "compile_s": s.compile_seconds}
+        if f"{n} xla" in failed:
+            row["xla_error"] = failed[f"{n} xla"]
+        else:
+            x = times[f"{n} xla"]
+            row.update(xla_step_ms=1e3 * statistics.median(x), xla_ratio=_median_ratio(x, times[n]),
+                       xla_compile_s=steppers[f"{n} xla"].compile_seconds)
+        rows.append(row)
     return rows
 
 
@@ -468,15 +485,17 @@ def table(res: dict[str, Any]) -> str:
                   f", tensorflow {p['tf_gflops']:.1f} GFLOP/s", ""]
     cs = res["cells_settings"]
     lines.append(f"training step of every model: units {cs['units']}, adding T={cs['T']}, "
-                 f"batch {cs['batch']}, XLA off")
+                 f"batch {cs['batch']}; XLA off, and on (XLA/off: median of step-time ratios)")
     lines.append(f"{'model':<16}{'params':>9}{'step ms':>9}{'seq/s':>8}{'GFLOP/s':>9}"
-                 f"{'% peak':>8}")
+                 f"{'% peak':>8}{'XLA ms':>8}{'XLA/off':>8}{'XLA compile s':>14}")
     for r in res["cells"]:
         if "error" in r:
             lines.append(f"{r['model']:<16}  failed: {r['error']}")
             continue
+        xla = (f"  XLA failed: {r['xla_error']}" if "xla_error" in r else
+               f"{r['xla_step_ms']:>8.0f}{r['xla_ratio']:>8.2f}{r['xla_compile_s']:>14.1f}")
         lines.append(f"{r['model']:<16}{r['params']:>9,}{r['step_ms']:>9.0f}{r['seq_per_s']:>8.0f}"
-                     f"{r['gflops']:>9.1f}{100 * r['fraction_of_peak']:>7.0f}%")
+                     f"{r['gflops']:>9.1f}{100 * r['fraction_of_peak']:>7.0f}%{xla}")
     lines += ["", f"{'step ms':<13}" + "".join(
         f"{'T=' + str(t):>9}" for t in sorted({r["T"] for r in res["step_time_vs_T"]}))]
     for name in ("lstm", "mingru", "mingru_seq"):
@@ -490,7 +509,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes: under 5 min on 2 cores")
     ap.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--out", default="results/bench.json")
+    ap.add_argument("--out", default=f"{DEFAULT_RESULTS}/bench.json")
     args = ap.parse_args(argv)
     level = "tiny" if args.tiny else "quick" if args.quick else "full"
     res = run_suite(level, args.out, echo=lambda s: print(s, file=sys.stderr, flush=True))
