@@ -32,6 +32,8 @@ _API = {
     "TrainConfig": "memorybench.config",
     "RunResult": "memorybench.run.train",
     "run": "memorybench",  # the callable package memorybench.run (see its docstring)
+    "plan": "memorybench.settings",
+    "sweep": "memorybench.run.sweep",
     # errors
     "MemorybenchError": "memorybench.errors",
     "ConfigError": "memorybench.errors",

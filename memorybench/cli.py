@@ -12,16 +12,21 @@ from pathlib import Path
 
 import click
 
-from memorybench.config import coerce, parse_sets  # noqa: F401  (one place: config.py)
 from memorybench.errors import ConfigError, MemorybenchError
+from memorybench.run.store import DEFAULT_RESULTS
 
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(package_name="memorybench")
-def app() -> None:
+@click.option("--verbose", "-v", is_flag=True, envvar="MEMORYBENCH_VERBOSE",
+              help="Keep TensorFlow's log lines (also: MEMORYBENCH_VERBOSE=1).")
+def app(verbose: bool) -> None:
     """memorybench: long-memory sequence tasks for recurrent cells."""
+    from memorybench.quiet import quiet_tensorflow
+
+    quiet_tensorflow(verbose)  # before any command imports TensorFlow
 
 
 @app.group("task")
@@ -77,16 +82,19 @@ def list_cmd(what: str, plugin) -> None:
 @task_app.command("show")
 @click.argument("name")
 @click.option("--length", type=int, default=None, help="Memory lag L of the instance.")
-@click.option("--set", "set_", multiple=True, help="Task parameter key=value (repeatable).")
+@click.option("--set", "set_", multiple=True,
+              help="Task parameter FIELD=value, task.FIELD=value or NAME.FIELD=value, as in "
+                   "`run --set` (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
 @plugin_opt
 def task_show(name: str, length: int | None, set_, seed: int, plugin) -> None:
     """Show a task's card (definition, spec, chance and solved level) and a rendered sample."""
     load_plugins(plugin)
+    from memorybench.settings import task_params_from_sets
     from memorybench.tasks import TASKS, get_task
 
     cls = TASKS.get(name)
-    params = parse_sets(set_, cls)
+    params = task_params_from_sets(name, set_)
     if length is not None:
         params["length"] = length
     task = get_task(name, **params)
@@ -118,7 +126,7 @@ def model_show(name: str, task: str, units: int, length: int, plugin) -> None:
 
 # -- reports: report, show, gradflow ---------------------------------------------------------
 results_opt = click.option(
-    "--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
+    "--results", type=click.Path(path_type=Path), default=Path(DEFAULT_RESULTS), show_default=True,
     help="Results folder (holds runs/).",
 )
 
@@ -187,7 +195,7 @@ def show_cmd(results: Path, task_filter: str | None) -> None:
               show_default=True,
               help="Loss over the steps the metric counts (copy memory: the recall) or all.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Output folder  [default: results/gradflow/<task>_L<length>]")
+              help=f"Output folder  [default: {DEFAULT_RESULTS}/gradflow/<task>_L<length>]")
 @plugin_opt
 def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out, plugin):
     """Plot ||dL/dx_t|| against t (log scale) per model, fresh and trained."""
@@ -203,7 +211,7 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
             raise ConfigError(f"unknown model {m!r}; known: {', '.join(known)}")
     if not names and not runs:
         raise ConfigError("give --models and/or --run")
-    out = out or Path("results") / "gradflow" / f"{task}_L{length}"
+    out = out or Path(DEFAULT_RESULTS) / "gradflow" / f"{task}_L{length}"
     from memorybench.report.gradflow import run_gradflow
 
     files = run_gradflow(task, names, length, out, runs=runs, units=units, batch=batch,
@@ -218,13 +226,16 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
 @click.option("--models", default=None, help="Comma-separated cell / model names, or 'all'.")
 @click.option("--lengths", default=None, help="Comma-separated lengths, for every task.")
 @click.option("--seeds", type=int, default=None, help="Number of seeds (0 .. N-1).")
+@click.option("--lrs", default=None,
+              help="Comma-separated learning rates: each is run, and reports pick each model's "
+                   "rate on the validation split (key train.lrs).")
 @click.option("--profile", default=None,
               help="smoke | quick | paper: tasks, models, lengths and training settings "
                    "(default: quick's settings under the options given).")
 @plugin_opt
 @click.option("--match-params", type=int, default=None,
               help="Give every model this parameter budget (units chosen to fit, within 5%).")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("results"),
+@click.option("--out", type=click.Path(path_type=Path), default=Path(DEFAULT_RESULTS),
               show_default=True, help="Results folder.")
 @click.option("--set", "set_", multiple=True,
               help="Setting key=value, e.g. train.lr=0.003, model.units=32, "
@@ -238,44 +249,43 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
 @click.option("--tensorboard", is_flag=True, help="TensorBoard logs in each run folder.")
 @click.option("--save-weights", is_flag=True, help="Save model.weights.h5 in each run folder.")
 @click.option("--executor", default="local", show_default=True,
-              help="local (one run after another) or ray (each run a Ray task; "
-                   "pip install 'memorybench[ray]').")
+              help="local (one run after another, or --workers N at once) or ray (each run a "
+                   "Ray task; pip install 'memorybench[ray]').")
+@click.option("--workers", type=int, default=None,
+              help="Local executor: runs at once, each in its own process (default 1).")
 @click.option("--address", default=None,
               help="Ray cluster to join (auto, ray://HOST:10001, HOST:6379); default: start a "
                    "local one. Needs --executor ray.")
 @click.option("--gpus-per-run", type=float, default=None,
               help="GPUs each run asks Ray for where the cluster has GPUs (default 1; 0.5: two "
                    "runs share a card). Needs --executor ray.")
-def run_cmd(tasks, models, lengths, seeds, profile, plugin, match_params, out, set_, config_file,
-            retry_failed, precision, jit, tensorboard, save_weights, executor, address,
-            gpus_per_run) -> int:
+@click.option("--dry-run", is_flag=True,
+              help="Print the grid and the resolved settings; train nothing, write nothing.")
+def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, out, set_,
+            config_file, retry_failed, precision, jit, tensorboard, save_weights, executor,
+            workers, address, gpus_per_run, dry_run) -> int:
     """Run a sweep: tasks x lengths x models x seeds. Complete runs are skipped (resume).
 
     Exit status 0 when no run failed, 1 when one did, 2 for bad input (nothing written).
     """
-    from memorybench import config as C
-    from memorybench.run.sweep import expand, get_executor
+    from memorybench import settings as S
+    from memorybench.run.sweep import get_executor
 
     # validate everything before a single folder is made
-    ex = get_executor(executor, address=address, gpus_per_run=gpus_per_run)
+    ex = get_executor(executor, address=address, gpus_per_run=gpus_per_run, workers=workers)
     if tensorboard:
         import importlib.util
 
         if importlib.util.find_spec("tensorboard") is None:
             raise ConfigError("--tensorboard needs tensorboard: pip install tensorboard")
     load_plugins(plugin)
-    file_layer = C.load_config_file(config_file) if config_file else {}
-    profile = profile or file_layer.pop("profile", None) or C.DEFAULT_PROFILE
-    file_layer.pop("profile", None)
-    opts: dict = {}
-    for key, value in (("tasks", tasks), ("models", models), ("lengths", lengths),
-                       ("seeds", seeds), ("match_params", match_params),
-                       ("train.precision", precision), ("train.jit", jit)):
-        if value is not None:
-            opts[key] = value
-    settings = C.merge_layers(C.profile(profile), file_layer, opts, C.parse_set_items(set_))
+    options = dict(tasks=tasks, models=models, lengths=lengths, seeds=seeds,
+                   match_params=match_params, lrs=lrs, precision=precision, jit=jit)
     _quiet_tensorflow()
-    plan = expand(settings)
+    plan = S.expand(S.layered(profile, config_file, options, set_))
+    if dry_run:
+        _print_plan(plan, out)
+        return 0
     out = _writable_dir(out)
 
     from memorybench.run.progress import RichReporter
@@ -295,6 +305,157 @@ def run_cmd(tasks, models, lengths, seeds, profile, plugin, match_params, out, s
     console.print(f"results: {out}\nnext:    memorybench report --results {out}",
                   markup=False, highlight=False, soft_wrap=True)
     return 1 if result.failed else 0
+
+
+# -- horizon and study ---------------------------------------------------------------------
+@app.command("horizon")
+@click.option("--task", "task_names", required=True,
+              help="Task (comma-separated for several); one with a solved threshold.")
+@click.option("--models", required=True, help="Comma-separated cell / model names.")
+@click.option("--seeds", type=int, default=None, help="Seeds per length (default: profile).")
+@click.option("--lrs", default=None, help="Comma-separated learning rates (chosen per model "
+              "and length on validation).")
+@click.option("--base-length", type=int, default=None,
+              help="First length probed  [default: the task's default length]")
+@click.option("--max-length", type=int, default=None,
+              help="Stop doubling here  [default: 16 x the base length]")
+@click.option("--bisect", type=int, default=0, show_default=True,
+              help="Bisection steps between the largest solved and smallest failed length.")
+@click.option("--profile", default=None, help="Training settings' base (default quick).")
+@plugin_opt
+@click.option("--match-params", type=int, default=None,
+              help="Give every model this parameter budget (units chosen to fit).")
+@click.option("--set", "set_", multiple=True, help="Setting key=value, as in `run`.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path(DEFAULT_RESULTS),
+              show_default=True, help="Results folder.")
+@click.option("--workers", type=int, default=None, help="Runs at once (local processes).")
+@click.option("--executor", default="local", show_default=True, help="local or ray.")
+@click.option("--dry-run", is_flag=True, help="Print the runs of the first round and stop.")
+def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect, profile, plugin,
+                match_params, set_, out, workers, executor, dry_run) -> int:
+    """Measure memory horizons: double the length while a majority of seeds solve, then bisect.
+
+    Each probed length is an ordinary run in --out (resume, --workers, Ray work as for `run`);
+    `memorybench report --results OUT` shows the brackets.
+    """
+    from memorybench import settings as S
+    from memorybench.run.sweep import get_executor
+    from memorybench.tasks import get_task
+
+    ex = get_executor(executor, workers=workers)
+    load_plugins(plugin)
+    names = S.name_list("--task", task_names)
+    options = dict(tasks=names, models=models, seeds=seeds, match_params=match_params, lrs=lrs)
+    settings = S.layered(profile, None, options, set_)
+    base = {}
+    for t in names:
+        b = base_length
+        if b is None:
+            try:
+                b = getattr(get_task(t), "length", None)
+            except MemorybenchError:
+                b = None
+            if not isinstance(b, int):
+                b = 1
+        base[t] = b
+    top = {t: max_length if max_length is not None else 16 * b for t, b in base.items()}
+    _quiet_tensorflow()
+    if dry_run:
+        first = {k: v for k, v in settings.items() if not k.endswith("lengths")}
+        _print_plan(S.expand({**first, **{f"{t}.lengths": [b] for t, b in base.items()}}), out)
+        return 0
+    from memorybench.run.horizon import horizon_search
+    from memorybench.run.progress import RichReporter
+
+    console = _console()
+    searches = horizon_search(
+        settings, base=base, max_length=top, bisect=bisect, out_dir=_writable_dir(out),
+        executor=ex, echo=lambda m: console.print(m, markup=False, highlight=False),
+        reporter_factory=lambda: RichReporter(console),
+    )
+    from memorybench.report.leaderboard import bracket
+
+    for x in searches:
+        console.print(f"{x.task:<14} {x.model:<16} horizon {bracket(x.lo, x.hi, x.hit_max)}",
+                      markup=False, highlight=False)
+    console.print(f"results: {out}\nnext:    memorybench report --results {out}",
+                  markup=False, highlight=False)
+    return 0
+
+
+@app.command("study")
+@click.argument("name")
+@click.option("--scale", default="cpu", show_default=True,
+              help="cpu (at most 30 minutes on an idle 2-core CPU) or gpu.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Results folder  [default: results/<name>-<scale>]")
+@click.option("--set", "set_", multiple=True, help="Override a setting key=value, as in `run`.")
+@click.option("--workers", type=int, default=None,
+              help="Runs at once (default: the scale's, 2 on cpu).")
+@click.option("--executor", default="local", show_default=True, help="local or ray.")
+@click.option("--dry-run", is_flag=True, help="Print the study's settings and first round.")
+def study_cmd(name, scale, out, set_, workers, executor, dry_run) -> int:
+    """Run a study (why-lstm): horizon searches, gradient flow, then the report with Findings."""
+    from memorybench import settings as S
+    from memorybench.run.sweep import get_executor
+
+    st = S.study(name, scale)
+    out = out or Path(DEFAULT_RESULTS) / f"{name}-{scale}"
+    if executor == "local":
+        ex = get_executor("local", workers=workers or st.get("workers") or 1)
+    else:
+        ex = get_executor(executor, workers=workers)
+    _quiet_tensorflow()
+    if dry_run:
+        click.echo(f"study {name} ({scale}): {S.STUDIES[name]['description']}")
+        click.echo(f"base lengths {st['base']}, max {st['max_length']}, bisect {st['bisect']}, "
+                   f"gradflow {st['gradflow']}")
+        first = S.merge_layers(st["settings"], S.parse_set_items(set_))
+        _print_plan(S.expand({**first, **{f"{t}.lengths": [b] for t, b in st["base"].items()}}),
+                    out)
+        return 0
+    from memorybench.report.html import make_report
+    from memorybench.run.progress import RichReporter
+    from memorybench.run.study import run_study
+
+    console = _console()
+    say = lambda m: console.print(m, markup=False, highlight=False)  # noqa: E731
+    rec = run_study(name, scale, _writable_dir(out), sets=list(set_), executor=ex, echo=say,
+                    reporter_factory=lambda: RichReporter(console),
+                    command=" ".join(["memorybench", *sys.argv[1:]]))
+    index = make_report(out, warn=_warn)
+    say(f"study finished in {rec['wall_seconds']:.0f} s; report: {index}")
+    headline = (out / "report" / "findings.md").read_text().split("## Headline", 1)[-1]
+    say("Findings:\n" + headline.split("\n## ", 1)[0].strip())
+    return 0
+
+
+def _print_plan(plan, out: Path) -> None:
+    """``--dry-run``: the grid (one line a run, with its id and whether it is complete in
+    ``out``) and the training settings, resolved."""
+    import json
+
+    from memorybench.config import run_id, to_dict
+    from memorybench.run.progress import describe
+    from memorybench.run.sweep import plan_status
+
+    todo, skipped = plan_status(plan.configs, out) if (out / "runs").is_dir() else (
+        plan.configs, [])
+    done = {r.run_id for r in skipped}
+    for note in plan.notes:
+        click.echo(f"note: {note}")
+    trains = {}
+    for cfg in plan.configs:
+        task, length, model, seed = describe(cfg)
+        rid = run_id(cfg)
+        click.echo(f"{rid}  {task:<18} L={length:<6} {model:<16} units={cfg.model.units:<5} "
+                   f"lr={cfg.train.lr:<8g} seed={seed}  "
+                   f"{'complete' if rid in done else 'to run'}")
+        key = json.dumps(to_dict(cfg)["train"], sort_keys=True)
+        trains.setdefault(key, set()).add(cfg.task.name)
+    for key, task_names in trains.items():
+        click.echo(f"train ({', '.join(sorted(task_names))}): {key}")
+    click.echo(f"{len(plan.configs)} runs, {len(todo)} to run, {len(done)} complete in {out}")
 
 
 def _writable_dir(path: Path) -> Path:
@@ -327,8 +488,9 @@ def _quiet_tensorflow() -> None:
 @app.command("bench")
 @click.option("--quick", is_flag=True, help="Smaller sizes: under 5 minutes on 2 CPU cores.")
 @click.option("--tiny", is_flag=True, hidden=True, help="Seconds, for tests; figures mean little.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("results") / "bench.json",
-              show_default=True, help="JSON file with every measurement.")
+@click.option("--out", type=click.Path(path_type=Path),
+              default=Path(DEFAULT_RESULTS) / "bench.json", show_default=True,
+              help="JSON file with every measurement.")
 def bench_cmd(quick: bool, tiny: bool, out: Path) -> None:
     """Measure speed: generators, harness overhead, custom vs built-in LSTM, data pipeline,
     every model's step time and GFLOP/s, step time against T (ratios within one run)."""
@@ -343,6 +505,18 @@ def bench_cmd(quick: bool, tiny: bool, out: Path) -> None:
     res = suite.run_suite(level, out, echo=lambda line: click.echo(line, err=True))
     click.echo(suite.table(res))
     click.echo(f"json: {out}")
+
+
+# -- references: published numbers (memorybench/references.csv) -----------------------------
+@app.command("references")
+@click.option("--task", "task_filter", default=None, help="Only this task.")
+@click.option("--full", is_flag=True, help="Every field of every row.")
+def references_cmd(task_filter: str | None, full: bool) -> None:
+    """Published numbers with their sources, settings, metric definitions and how they differ
+    from ours."""
+    from memorybench import references
+
+    click.echo(references.format_table(references.load(task_filter), full=full))
 
 
 # -- entry point -----------------------------------------------------------------------------

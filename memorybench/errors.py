@@ -1,4 +1,10 @@
-"""Exceptions the CLI turns into one-line messages with exit status 2."""
+"""Exceptions the CLI reports in one line (exit status 2), and the checks that raise them."""
+
+from __future__ import annotations
+
+import numbers
+import re
+from typing import Any
 
 
 class MemorybenchError(Exception):
@@ -15,3 +21,34 @@ class PluginError(MemorybenchError, ImportError):
 
 class DataError(MemorybenchError, OSError):
     """A dataset file that is missing, corrupt or unusable."""
+
+
+# -- helpers every layer shares (argument checks, one-line messages) -------------------------
+def check_positive(field: str, value: Any, owner: str | None = None) -> None:
+    """ConfigError unless ``value`` is an integer >= 1 (a bool is not); ``owner`` (a class or
+    task name) opens the message."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        where = f"{owner}: " if owner else ""
+        raise ConfigError(f"{where}{field} must be a positive integer, got {value!r}")
+
+
+def check_int(name: str, value: Any, minimum: int, owner: str | None = None) -> None:
+    """ConfigError unless ``value`` is an integer (numpy's too, not a bool) >= ``minimum``."""
+    where = f"{owner}: " if owner else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ConfigError(f"{where}{name} must be an integer >= {minimum}, got {value!r}")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Keras wraps an error raised inside ``call`` in its own preamble lines, then the original
+# message, then "Arguments received by ...": keep the original message
+_KERAS_PREAMBLE = ("Exception encountered when calling", "Could not automatically infer")
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` on one line: the message without Keras' ANSI codes, preamble and
+    argument listing, its lines joined by spaces."""
+    text = _ANSI.sub("", str(exc)).split("\n\nArguments received", 1)[0]
+    lines = [t.strip() for t in text.splitlines() if t.strip()]
+    useful = [t for t in lines if not t.startswith(_KERAS_PREAMBLE)] or lines
+    return f"{type(exc).__name__}: {' '.join(useful)}".rstrip(": ")

@@ -181,7 +181,7 @@ def load_plugin(path: str | Path) -> str:
         raise PluginError(
             f"plugin {p.name} line {exc.lineno}: syntax error: {exc.msg}; fix the file {key}"
         ) from exc
-    mod_name = f"memorybench_plugin_{digest[:12]}_{_safe(p.stem)}"
+    mod_name = f"memorybench_plugin_{digest[:12]}_{safe_name(p.stem)}"
     spec = importlib.util.spec_from_loader(mod_name, loader=None, origin=key)
     module = importlib.util.module_from_spec(spec)
     module.__file__ = key
@@ -209,5 +209,6 @@ def loaded_plugins() -> dict[str, str]:
     return dict(_loaded_plugins)
 
 
-def _safe(s: str) -> str:
+def safe_name(s: str) -> str:
+    """``s`` with every character but letters, digits and ``_`` replaced by ``_``."""
     return "".join(c if c.isalnum() else "_" for c in s)

@@ -148,8 +148,9 @@ def test_bad_config_files_exit_2(tmp_path, capsys, toml, message):
 
 
 def test_an_executor_is_a_small_plug_in(tmp_path):
-    from memorybench import config as C
-    from memorybench.run.sweep import expand, sweep
+    from memorybench import settings as S
+    from memorybench.run.sweep import sweep
+    from memorybench.settings import expand
 
     class Recording:
         """What a remote executor does: ship the job without its local progress hook."""
@@ -164,7 +165,7 @@ def test_an_executor_is_a_small_plug_in(tmp_path):
                 self.seen.append(cfg)
                 yield job(cfg)
 
-    settings = C.merge_layers(C.profile("smoke"), C.parse_set_items(SETS),
+    settings = S.merge_layers(S.profile("smoke"), S.parse_set_items(SETS),
                               {"tasks": "adding", "lengths": "5", "models": "gru"})
     plan = expand(settings)
     ex = Recording()

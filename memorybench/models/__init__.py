@@ -7,7 +7,7 @@ from typing import Any
 from memorybench.errors import ConfigError
 from memorybench.registry import Entry, Registry, unknown
 
-__all__ = ["CELLS", "MODELS", "model_names", "register_cell", "register_model", "resolve"]
+__all__ = ["CELLS", "MODELS", "model_names", "model_entry", "register_cell", "register_model"]
 
 
 def _builtin_cells() -> dict[str, str]:
@@ -70,7 +70,7 @@ def model_names() -> list[str]:
     return CELLS.all_names()
 
 
-def resolve(name: str) -> tuple[str, Entry]:
+def model_entry(name: str) -> tuple[str, Entry]:
     """``("cell" | "model", entry)`` for a model name or a ``module:Class`` string."""
     if not isinstance(name, str):
         raise ConfigError(f"model name must be a string, got {name!r}")

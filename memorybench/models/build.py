@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import inspect
-import re
 from typing import Any
 
 import keras
 
-from memorybench.errors import ConfigError, MemorybenchError, PluginError
-from memorybench.models import CELLS, MODELS, resolve
-from memorybench.registry import Entry, load_plugin
+from memorybench.config import DEFAULT_UNITS
+from memorybench.errors import (
+    ConfigError,
+    MemorybenchError,
+    PluginError,
+    check_positive,
+    one_line,
+)
+from memorybench.models import CELLS, MODELS, model_entry
+from memorybench.registry import Entry, load_plugin, safe_name
 from memorybench.tasks import Task, get_task
 from memorybench.tasks.base import TaskSpec
 
@@ -19,7 +25,6 @@ __all__ = [
     "units_for_budget",
 ]
 
-DEFAULT_UNITS = 64
 BUDGET_TOLERANCE = 0.05  # a param_budget is met within 5%
 MAX_UNITS = 1 << 16
 
@@ -41,14 +46,14 @@ def build_model(
     output of ``output_size`` and one new state per ``state_size`` entry.
     """
     task = _task(task)
-    _check_positive("layers", layers)
+    check_positive("layers", layers)
     if param_budget is not None:
         if units is not None:
             raise ConfigError("give units or param_budget, not both")
         units = units_for_budget(task, name, param_budget, layers=layers, **params)
     units = DEFAULT_UNITS if units is None else units
-    _check_positive("units", units)
-    kind, entry = resolve(name)
+    check_positive("units", units)
+    kind, entry = model_entry(name)
     return _build(task.spec, kind, entry, units, layers, params)
 
 
@@ -59,7 +64,7 @@ def count_params(task: Task | str, name: str, units: int, layers: int = 1, **par
 
 def _build(spec: TaskSpec, kind: str, entry: Entry, units: int, layers: int, params) -> keras.Model:
     kwargs = {**entry.meta.get("defaults", {}), **params}
-    label = _safe(entry.name)
+    label = safe_name(entry.name)
     inputs = keras.Input(shape=(spec.steps, spec.input_dim), name="x")
     h = inputs
     for i in range(layers):
@@ -73,7 +78,7 @@ def _build(spec: TaskSpec, kind: str, entry: Entry, units: int, layers: int, par
             layer = _make_layer(entry, spec, units, seq, kwargs)
         h = _apply(layer, h, entry.name, seq, spec.steps)
     outputs = head(spec)(h)
-    return keras.Model(inputs, outputs, name=f"{label}_{_safe(spec.name)}")
+    return keras.Model(inputs, outputs, name=f"{label}_{safe_name(spec.name)}")
 
 
 # -- construction and checks ------------------------------------------------------------------
@@ -89,7 +94,7 @@ def _make_cell(entry: Entry, spec: TaskSpec, units: int, kwargs: dict) -> keras.
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(
-            f"cell {entry.name!r} ({cls.__name__}): {_line(exc)}; a cell is constructed as "
+            f"cell {entry.name!r} ({cls.__name__}): {one_line(exc)}; a cell is constructed as "
             f"{cls.__name__}(units, **params)"
         ) from exc
 
@@ -104,7 +109,7 @@ def _make_layer(entry: Entry, spec, units, seq, kwargs) -> keras.layers.Layer:
     except MemorybenchError:
         raise
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"model {entry.name!r}: {_line(exc)}") from exc
+        raise ConfigError(f"model {entry.name!r}: {one_line(exc)}") from exc
     if not isinstance(layer, keras.layers.Layer):
         raise PluginError(
             f"model {entry.name!r} returned {type(layer).__name__}; a model factory "
@@ -164,7 +169,7 @@ def _check_cell(cell: keras.layers.Layer, name: str, input_dim: int) -> None:
     except Exception as exc:  # the cell's own code: report it in one line with the fix
         raise PluginError(
             f"cell {cls} ({name!r}) failed on one step with input (batch, {input_dim}) and "
-            f"states {[(None, s) for s in sizes]}: {_line(exc)}; fix its call(inputs, states)"
+            f"states {[(None, s) for s in sizes]}: {one_line(exc)}; fix its call(inputs, states)"
         ) from exc
     fix = (f"call(inputs, states) must return (output, new_states) with output (batch, "
            f"{out_size}) and one new state (batch, n) for each n in state_size={list(sizes)}")
@@ -189,7 +194,7 @@ def _apply(layer: keras.layers.Layer, h, name: str, seq: bool, steps: int):
         raise
     except Exception as exc:
         raise PluginError(
-            f"{name!r} ({type(layer).__name__}) failed on input {tuple(h.shape)}: {_line(exc)}"
+            f"{name!r} ({type(layer).__name__}) failed on input {tuple(h.shape)}: {one_line(exc)}"
         ) from exc
     want = (None, steps, None) if seq else (None, None)
     shape = tuple(out.shape)
@@ -225,9 +230,20 @@ def units_for_budget(task: Task | str, name: str, budget: int, layers: int = 1, 
     confirms it: a handful of builds instead of one per candidate.
     """
     task = _task(task)
-    _check_positive("param_budget", budget)
-    _check_positive("layers", layers)
-    kind, entry = resolve(name)
+    check_positive("param_budget", budget)
+    check_positive("layers", layers)
+    key = (task.name, repr(sorted(task.params().items())), name, budget, layers,
+           repr(sorted(params.items())))
+    if key not in _UNITS_MEMO:  # a sweep asks once per run; the horizon search once per round
+        _UNITS_MEMO[key] = _fit_units(task, name, budget, layers, params)
+    return _UNITS_MEMO[key]
+
+
+_UNITS_MEMO: dict[tuple, int] = {}
+
+
+def _fit_units(task: Task, name: str, budget: int, layers: int, params: dict) -> int:
+    kind, entry = model_entry(name)
     memo: dict[int, int] = {}
 
     def count(u: int) -> int:
@@ -352,29 +368,3 @@ def _task(task: Task | str) -> Task:
     if isinstance(task, str):
         return get_task(task)
     raise ConfigError(f"task must be a task name or a Task, got {task!r}")
-
-
-def _check_positive(field: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{field} must be a positive integer, got {value!r}")
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_KERAS_PREAMBLE = ("Exception encountered when calling", "Could not automatically infer")
-
-
-def _line(exc: BaseException) -> str:
-    """The gist of an exception in one line: errors are reported in one line.
-
-    Keras wraps errors raised inside ``call`` in its own preamble ("Exception encountered when
-    calling X.call()", "Could not automatically infer the output shape ... Error encountered:"),
-    then the original message, then the arguments: keep the original message.
-    """
-    lines = [t.strip() for t in _ANSI.sub("", str(exc)).splitlines() if t.strip()]
-    useful = [t for t in lines if not t.startswith(_KERAS_PREAMBLE)]
-    text = (useful or lines or [""])[0]
-    return f"{type(exc).__name__}: {text}".rstrip(": ")
-
-
-def _safe(s: str) -> str:
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in s)

@@ -15,10 +15,10 @@ def describe_model(name: str, task: Task | str = "adding", units: int = 128, len
     Builds the model once (imports Keras); ``task`` may be a name or a ``Task`` (then
     ``length`` is ignored).
     """
-    from memorybench.models import resolve
+    from memorybench.models import model_entry
     from memorybench.models.build import build_model, cudnn_eligible
 
-    kind, entry = resolve(name)
+    kind, entry = model_entry(name)
     obj = entry.obj
     defaults = {**entry.meta.get("defaults", {}), **params}
     task_obj = task if isinstance(task, Task) else get_task(task, length=length)

@@ -21,7 +21,9 @@ renamed or dropped):
 ``history.csv`` — one row per evaluation: ``step, seconds, train_loss, val_loss, val_metric,
 val_score`` (floats; seconds = training wall time so far, evaluation time excluded).
 
-``summary.json`` (written last; its presence with a ``status`` key marks the run complete)::
+``summary.json`` (written last; its presence with a ``status`` key marks the run complete). Every
+summary has every key below, a failed run's too (``null`` where it did not get that far): it is
+built in one place, ``memorybench.run.train.summarize``::
 
     {"run_id": str, "status": "completed" | "diverged" | "failed", "reason": str|null,
      "traceback": str|null,
@@ -40,8 +42,13 @@ val_score`` (floats; seconds = training wall time so far, evaluation time exclud
      "plugins": {path: sha256}, "started_at": ISO-8601 str, "finished_at": ISO-8601 str,
      # added keys
      "param_budget": int|null, "steps": int (the step budget), "batch_size": int,
+     "lr": float (the learning rate; reports select it per model on ``val_metric``),
      "train_seconds": float, "val_metric": float|null (last evaluation),
-     "n_train": int, "n_val": int, "n_test": int (sequences actually used)}
+     "n_train": int, "n_val": int, "n_test": int (sequences actually used),
+     "paper_metrics": {name: float} (test-split metrics named as in a paper whose metric differs
+     from ours, from ``task.evaluate``: copy_memory ``ce_all_steps``, the cross-entropy over all
+     T+20 steps of Bai et al. 2018; adding variant hochreiter1997 ``fraction_correct``; {} for
+     the other tasks and for runs without a test score)}
 
 Optional: ``model.weights.h5`` (flag ``--save-weights``), ``tensorboard/`` (flag
 ``--tensorboard``).
@@ -58,12 +65,13 @@ import math
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from memorybench.errors import DataError
 
+DEFAULT_RESULTS = "results"  # the default results folder, in the working directory
 RUNS = "runs"
 CONFIG = "config.json"
 HISTORY = "history.csv"
@@ -193,21 +201,45 @@ def list_runs(results: str | Path) -> list[Path]:
     return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def iter_summaries(results: str | Path, warn: bool = True) -> Iterator[dict[str, Any]]:
-    """Summaries of the complete runs under ``results``. Runs without a summary are skipped;
-    a corrupt or half-written one is skipped with a warning naming it (when ``warn``). Each
-    summary gets ``run_dir``."""
+def iter_summaries(
+    results: str | Path, warn: bool | Callable[[str], None] = True
+) -> Iterator[dict[str, Any]]:
+    """Summaries of the complete runs under ``results``, each with ``run_dir`` added: the one
+    reader of the store (the reports read through it).
+
+    Folders without a summary (a run in progress, or killed before the end) are left out; a
+    summary that is corrupt, half written or lacks what every summary has (a ``status`` of
+    ``STATUSES``, ``task``, ``model``, ``length``) is skipped with a message naming it, given to
+    ``warn`` when it is a callable, as a ``UserWarning`` when it is True, and dropped when False.
+    """
     for path in list_runs(results):
+        if not (path / SUMMARY).exists():
+            continue  # not worth a warning
         try:
-            s = load_summary(path)
+            s = _checked(path, load_summary(path))
         except DataError as exc:
-            # no summary yet: a run in progress or killed, not worth a warning
-            if warn and (path / SUMMARY).exists():
-                warnings.warn(f"skipping run {path.name}: {exc}", stacklevel=2)
+            msg = f"skipping run {path.name}: {exc}"
+            if callable(warn):
+                warn(msg)
+            elif warn:
+                warnings.warn(msg, UserWarning, stacklevel=2)
             continue
-        s.setdefault("run_dir", str(path))
+        s["run_dir"] = str(path)
         yield s
 
 
-def load_summaries(results: str | Path, warn: bool = True) -> list[dict[str, Any]]:
+def _checked(path: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    f = path / SUMMARY
+    if summary.get("status") not in STATUSES:
+        raise DataError(f"{f}: status {summary.get('status')!r} is not one of "
+                        f"{', '.join(STATUSES)}")
+    for key in ("task", "model", "length"):
+        if key not in summary:
+            raise DataError(f"{f}: summary lacks the key {key!r}")
+    return summary
+
+
+def load_summaries(
+    results: str | Path, warn: bool | Callable[[str], None] = True
+) -> list[dict[str, Any]]:
     return list(iter_summaries(results, warn=warn))

@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import os
 import platform
-import re
 import time
 import traceback
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from memorybench.config import RunConfig, resolve, run_id, to_dict
+from memorybench.errors import one_line
 from memorybench.run import store
 
 EvalHook = Callable[[dict[str, Any]], None]
@@ -83,7 +83,7 @@ class _Record:
 
 def run(
     cfg: RunConfig,
-    out_dir: str | Path = "results",
+    out_dir: str | Path = store.DEFAULT_RESULTS,
     *,
     tensorboard: bool = False,
     save_weights: bool = False,
@@ -103,23 +103,67 @@ def run(
     folder.mkdir(parents=True, exist_ok=True)
     store.clear_run(folder)
 
-    from memorybench import __version__
     from memorybench.registry import loaded_plugins
 
     plugins = loaded_plugins()
-    store.write_json(
-        folder / store.CONFIG,
-        {**to_dict(cfg), "plugins": plugins, "memorybench_version": __version__},
-    )
+    _write_config(folder, cfg, plugins)
     rec = _Record()
     try:
         _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, list(callbacks))
     except Exception as exc:  # anything inside the run: record it, never raise out of a sweep
         rec.status = "failed"
-        rec.reason = one_line_reason(exc)
+        rec.reason = one_line(exc)
         rec.traceback = traceback.format_exc()
     store.write_csv(folder / store.HISTORY, rec.history)
-    summary = _summary(cfg, rid, rec, plugins, started, time.perf_counter() - t0)
+    return _write_summary(folder, cfg, rid, rec, plugins, started, time.perf_counter() - t0)
+
+
+def record_failed_run(
+    out_dir: str | Path,
+    cfg: RunConfig,
+    reason: str,
+    traceback_text: str | None = None,
+    *,
+    started: str | None = None,
+    wall: float = 0.0,
+    device: str | None = None,
+) -> RunResult:
+    """Write ``cfg``'s run as ``failed`` with ``reason`` when the run could not record itself
+    (``run`` raised, or its worker died); return its ``RunResult``.
+
+    The one place outside ``run`` that writes a failed run: the summary has every key of the
+    schema (``memorybench/run/store.py``), built as ``run`` builds it, and ``config.json`` is
+    written when the run did not get that far. ``device`` replaces the device when it is not
+    this process's (a remote worker). A summary that cannot be written (the disk is full, the
+    folder is not writable) is still returned, so the sweep reports the run.
+    """
+    from memorybench.registry import loaded_plugins
+
+    rid = run_id(cfg)
+    folder = store.run_dir(out_dir, rid)
+    plugins = loaded_plugins()
+    rec = _Record(status="failed", reason=reason[:1000], traceback=traceback_text)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / store.CONFIG).exists():
+            _write_config(folder, cfg, plugins)
+        return _write_summary(folder, cfg, rid, rec, plugins, started or _now(), wall, device)
+    except OSError:  # cannot record it on disk: the sweep still reports it
+        summary = summarize(cfg, rid, rec, plugins, started or _now(), wall, device)
+        return RunResult(rid, folder, "failed", store.clean(summary))
+
+
+def _write_config(folder: Path, cfg: RunConfig, plugins: dict[str, str]) -> None:
+    from memorybench import __version__
+
+    store.write_json(
+        folder / store.CONFIG,
+        {**to_dict(cfg), "plugins": plugins, "memorybench_version": __version__},
+    )
+
+
+def _write_summary(folder, cfg, rid, rec, plugins, started, wall, device=None) -> RunResult:
+    summary = summarize(cfg, rid, rec, plugins, started, wall, device)
     store.write_json(folder / store.SUMMARY, summary)  # last: marks the run complete
     return RunResult(rid, folder, rec.status, store.clean(summary))
 
@@ -128,7 +172,7 @@ def run(
 def _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, extra_callbacks):
     import keras
 
-    from memorybench.models.build import build_model, loss_for
+    from memorybench.models.build import build_model, cudnn_eligible, loss_for
     from memorybench.tasks import get_task
 
     rec.gpus = configure_gpus()
@@ -320,32 +364,6 @@ def configure_gpus() -> list[str]:
     return names
 
 
-def cudnn_eligible(model) -> bool | None:
-    """Whether the model's LSTM / GRU layers can take the cuDNN kernel; None if it has none.
-
-    Uses ``memorybench.models.build.cudnn_eligible`` when that exists.
-    """
-    from memorybench.models import build
-
-    helper = getattr(build, "cudnn_eligible", None)
-    if helper is not None:
-        return helper(model)
-    import keras
-
-    found = None
-    for layer in model.layers:
-        if not isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
-            continue
-        c = layer.get_config()
-        ok = (
-            c.get("activation") == "tanh" and c.get("recurrent_activation") == "sigmoid"
-            and not c.get("recurrent_dropout") and not c.get("unroll") and c.get("use_bias")
-            and (not isinstance(layer, keras.layers.GRU) or c.get("reset_after"))
-        )
-        found = bool(ok) if found is None else (found and bool(ok))
-    return found
-
-
 def save_model_weights(model, path: Path) -> None:
     """``model.save_weights`` to a temporary ``.weights.h5`` name, then rename (atomic)."""
     tmp = path.with_name(f".tmp-{os.getpid()}.weights.h5")
@@ -356,15 +374,13 @@ def save_model_weights(model, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def one_line_reason(exc: BaseException) -> str:
-    """``Type: message`` on one line, without Keras' ANSI codes and argument listing."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", f"{type(exc).__name__}: {exc}")
-    text = text.split("\n\nArguments received", 1)[0]
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())
-
-
 # -- the summary -----------------------------------------------------------------------------
-def _summary(cfg, rid, rec: _Record, plugins, started, wall) -> dict[str, Any]:
+def summarize(
+    cfg: RunConfig, rid: str, rec: _Record, plugins: dict[str, str], started: str, wall: float,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """The ``summary.json`` of a run from what it recorded: every key of the artifact schema
+    (``memorybench/run/store.py``), ``None`` where the run did not get that far."""
     spec = rec.spec
     if spec is None:  # failed before the task was made: ask again, cheaply
         try:
@@ -396,11 +412,13 @@ def _summary(cfg, rid, rec: _Record, plugins, started, wall) -> dict[str, Any]:
         "solved_at": getattr(spec, "solved_at", None),
         "test_metric": test.get("metric"),
         "test_loss": test.get("loss"),
+        "paper_metrics": dict(test.get("paper_metrics") or {}),  # e.g. ce_all_steps (Bai 2018)
         "score": test.get("score"),
         "solved": bool(test.get("solved", False)),
         "val_metric": rec.history[-1]["val_metric"] if rec.history else None,
         "steps": tc.steps,
         "batch_size": tc.batch_size,
+        "lr": tc.lr,
         "steps_trained": rec.steps_trained,
         "steps_to_solve": rec.steps_to_solve,
         "seconds_to_solve": rec.seconds_to_solve,
@@ -408,8 +426,8 @@ def _summary(cfg, rid, rec: _Record, plugins, started, wall) -> dict[str, Any]:
         "throughput": throughput,
         "train_seconds": rec.train_seconds,
         "wall_seconds": wall,
-        **rec.n_used,
-        "device": device_name(rec.gpus),
+        **{k: rec.n_used.get(k) for k in ("n_train", "n_val", "n_test")},
+        "device": device or device_name(rec.gpus),
         "gpus": rec.gpus,
         "precision": tc.precision,
         "jit": tc.jit,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from memorybench.errors import ConfigError
+from memorybench.errors import ConfigError, check_int
 
 SPLITS = ("train", "val", "test")
 OUTPUT_KINDS = ("regression", "last", "every_step")
@@ -61,12 +62,9 @@ class Task:
         self._check_int("length", self.length, self.min_length)
 
     def _check_int(self, field: str, value: Any, minimum: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise ConfigError(
-                f"{self.name}: {field} must be an integer >= {minimum}, got {value!r}"
-            )
-        if value < minimum:
+        if not isinstance(value, bool) and isinstance(value, numbers.Integral) and value < minimum:
             raise ConfigError(f"{self.name}: {field}={value} is too small; allowed: >= {minimum}")
+        check_int(field, value, minimum, owner=self.name)  # not an integer
 
     def _check_choice(self, field: str, value: Any, choices: tuple) -> None:
         if value not in choices:

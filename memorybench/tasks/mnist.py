@@ -44,7 +44,7 @@ import numpy as np
 from memorybench.errors import ConfigError
 from memorybench.tasks import register_task
 from memorybench.tasks.base import Task, TaskSpec, _check_n, split_seed
-from memorybench.tasks.mnist_sources import PIXELS, SIDE, resolve, splits
+from memorybench.tasks.mnist_sources import PIXELS, SIDE, find_source, splits
 
 PIXELS_PER_STEP = (1, 28)
 DEFAULT_PERMUTATION_SEED = 92916  # expRNN / scoRNN
@@ -111,7 +111,7 @@ class SequentialMnist(Task):
     @property
     def dataset(self) -> str:
         """Label of the data actually used: "mnist", "mnist-5k" (offline), "mnist-custom-..."."""
-        return resolve(self.source).dataset
+        return find_source(self.source).dataset
 
     @property
     def spec(self) -> TaskSpec:
@@ -124,13 +124,13 @@ class SequentialMnist(Task):
 
     def split_size(self, split: str) -> int:
         split_seed(split, 0)  # validates the name
-        return len(splits(resolve(self.source))[split][1])
+        return len(splits(find_source(self.source))[split][1])
 
     def data(self, split: str = "train", n: int | None = None, seed: int = 0):
         """The whole ``split`` in order (``n=None``) or ``n`` digits of it drawn without
         replacement from the split's seed stream."""
         rng = np.random.default_rng(split_seed(split, seed))
-        images, labels = splits(resolve(self.source))[split]
+        images, labels = splits(find_source(self.source))[split]
         if n is None:
             return self._encode(images), labels.copy()
         idx = self._draw(rng, len(labels), n, split)
@@ -138,7 +138,7 @@ class SequentialMnist(Task):
 
     def sample(self, rng: np.random.Generator, n: int):
         """``n`` digits of the train split, drawn from ``rng`` without replacement."""
-        images, labels = splits(resolve(self.source))["train"]
+        images, labels = splits(find_source(self.source))["train"]
         idx = self._draw(rng, len(labels), n, "train")
         return self._encode(images[idx]), labels[idx]
 

@@ -7,7 +7,7 @@ import math
 import keras
 from keras import ops
 
-from memorybench.errors import ConfigError
+from memorybench.errors import ConfigError, check_positive
 from memorybench.models import register_cell
 
 DAMPING = ("implicit", "explicit")
@@ -49,8 +49,7 @@ class CoRNNCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ConfigError(f"CoRNNCell: units must be a positive integer, got {units!r}")
+        check_positive("units", units, "CoRNNCell")
         for field, value, positive in (("dt", dt, True), ("gamma", gamma, False),
                                        ("epsilon", epsilon, False)):
             ok = not isinstance(value, bool) and isinstance(value, (int, float))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from memorybench.errors import ConfigError
+from memorybench.errors import ConfigError, check_positive
 from memorybench.models import register_cell
 
 
@@ -52,8 +52,7 @@ class IndRNNCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ConfigError(f"IndRNNCell: units must be a positive integer, got {units!r}")
+        check_positive("units", units, "IndRNNCell")
         if recurrent_max_abs is not None and not _number(recurrent_max_abs, positive=True):
             raise ConfigError(
                 f"IndRNNCell: recurrent_max_abs must be a number > 0 or None, "

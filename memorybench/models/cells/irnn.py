@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from memorybench.errors import ConfigError
+from memorybench.errors import ConfigError, check_positive
 from memorybench.models import register_cell
 
 
@@ -30,8 +30,7 @@ class IRNNCell(keras.layers.Layer):
     def __init__(self, units: int, identity_gain: float = 1.0, input_stddev: float = 0.001,
                  **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ConfigError(f"IRNNCell: units must be a positive integer, got {units!r}")
+        check_positive("units", units, "IRNNCell")
         for field, value in (("identity_gain", identity_gain), ("input_stddev", input_stddev)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"IRNNCell: {field} must be a number >= 0, got {value!r}")

@@ -9,7 +9,7 @@ import numpy as np
 from keras import ops
 from scipy.linalg import expm
 
-from memorybench.errors import ConfigError
+from memorybench.errors import ConfigError, check_positive
 from memorybench.models import register_cell
 
 MAX_DEFAULT_ORDER = 64
@@ -95,8 +95,7 @@ class LMUCell(keras.layers.Layer):
                  memory_d: int = 1, **kwargs):
         super().__init__(**kwargs)
         for field, value in (("units", units), ("order", order), ("memory_d", memory_d)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"LMUCell: {field} must be a positive integer, got {value!r}")
+            check_positive(field, value, "LMUCell")
         if isinstance(theta, bool) or not isinstance(theta, (int, float)) or theta <= 0:
             raise ConfigError(f"LMUCell: theta must be a number > 0 (time steps), got {theta!r}")
         self.units = units

@@ -7,7 +7,7 @@ import numbers
 import keras
 from keras import ops
 
-from memorybench.errors import ConfigError
+from memorybench.errors import ConfigError, check_positive
 from memorybench.models import register_cell
 
 
@@ -73,8 +73,7 @@ class AblationLSTMCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ConfigError(f"AblationLSTMCell: units must be a positive integer, got {units!r}")
+        check_positive("units", units, "AblationLSTMCell")
         flags = dict(
             input_gate=input_gate, forget_gate=forget_gate, output_gate=output_gate,
             input_activation=input_activation, output_activation=output_activation,

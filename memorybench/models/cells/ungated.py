@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from memorybench.errors import ConfigError
+from memorybench.errors import check_positive
 from memorybench.models import register_cell
 
 
@@ -41,8 +41,7 @@ class UngatedCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ConfigError(f"UngatedCell: units must be a positive integer, got {units!r}")
+        check_positive("units", units, "UngatedCell")
         self.units = units
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)

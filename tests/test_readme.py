@@ -1,0 +1,74 @@
+"""The README's command lines cannot rot: every `memorybench ...` line of its code blocks runs
+(with --dry-run where it would train, --help where it needs results or takes minutes), and every
+option its synopsis names exists in that command's --help."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from memorybench.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _code_lines() -> list[str]:
+    lines = []
+    for lang, body in re.findall(r"```(\w*)\n(.*?)```", README, flags=re.S):
+        if lang not in ("", "bash"):
+            continue
+        joined = body.replace("\\\n", " ")
+        for line in joined.splitlines():
+            line = line.split(" # ")[0].strip()
+            if line.startswith("memorybench "):
+                lines.append(re.sub(r"\s+", " ", line))
+    return lines
+
+
+LINES = _code_lines()
+SYNOPSIS = [x for x in LINES if "[" in x or re.search(r"\b[A-Z]{2,}\b", x)]
+RUNNABLE = [x for x in LINES if x not in SYNOPSIS]
+TRAINS = ("run", "horizon", "study")  # --dry-run
+NEEDS_STATE = ("report", "show", "gradflow", "bench")  # --help: results or minutes
+
+
+def test_the_readme_has_commands_to_check():
+    assert len(RUNNABLE) >= 8 and len(SYNOPSIS) >= 10, (RUNNABLE, SYNOPSIS)
+
+
+def _run(args: list[str], capsys) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out = capsys.readouterr()
+    return exc.value.code, out.out + out.err
+
+
+@pytest.mark.parametrize("line", RUNNABLE)
+def test_every_readme_command_runs(line, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(ROOT / "examples" / "plugins" / "my_cell.py", tmp_path / "my_cell.py")
+    args = shlex.split(line)[1:]
+    if args[0] in TRAINS:
+        args.append("--dry-run")
+    elif args[0] in NEEDS_STATE:
+        args = [args[0], "--help"]
+    code, out = _run(args, capsys)
+    assert code == 0, f"{line}\n{out}"
+    assert not list(tmp_path.glob("results/runs/*")), "a dry run wrote runs"
+
+
+@pytest.mark.parametrize("line", SYNOPSIS)
+def test_every_option_of_the_synopsis_exists(line, capsys):
+    words = shlex.split(line.replace("[", " ").replace("]", " ").replace("|", " "))
+    cmd = [w for w in words[1:3] if not w.startswith("-") and w.islower()]
+    if len(cmd) == 2 and cmd[0] not in ("task", "model"):
+        cmd = cmd[:1]  # `study why-lstm`: the second word is an argument
+    code, out = _run([*cmd, "--help"], capsys)
+    assert code == 0, out
+    for opt in {w.split("=")[0].split("/")[0] for w in words if w.startswith("--")}:
+        assert opt in out, f"{line}: {opt} is not an option of `memorybench {' '.join(cmd)}`"
