@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench mutate clean
 
 setup: $(VENV)/.installed
 
@@ -13,12 +13,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $@
 
-# The main job on the embedded default: the smoke sweep (every seed task x simple_rnn, lstm, gru;
-# about 30 s on 2 idle CPU cores), no downloads (MNIST: a local copy or the shipped 5k subset).
+# The main job on the embedded default: the demo slice of the why-LSTM study (adding at L=50:
+# simple_rnn, ungated and lstm at one parameter budget, two runs at once, then gradient flow and
+# the report), no downloads. It prints the report's path and the Findings' headline lines.
 # Re-running it resumes: complete runs are skipped.
 demo: setup
-	$(BIN)/memorybench list
-	MEMORYBENCH_OFFLINE=1 $(BIN)/memorybench run --profile smoke --out results
+	MEMORYBENCH_OFFLINE=1 $(BIN)/memorybench study why-lstm --scale demo --out results/demo
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -30,5 +30,20 @@ lint: setup
 bench: setup
 	$(BIN)/memorybench bench --quick
 
+# mutation testing (mutmut; config in pyproject.toml [tool.mutmut]); slow, not part of CI.
+# Writes the mutants that no test kills to $(MUTATE_OUT). A subset: make mutate
+# MUTANTS='memorybench.tasks.*'; `.venv/bin/mutmut show NAME` prints one mutant's diff.
+MUTANTS ?= memorybench.tasks.* memorybench.run.store.* memorybench.run.sweep.x_plan_status* \
+	memorybench.config.x_run_id* memorybench.config.x_canonical_json* \
+	memorybench.report.leaderboard.*
+MUTATE_OUT ?= results/mutation-survivors.txt
+mutate: setup
+	$(BIN)/pip install -q -e ".[test,mutate]"
+	rm -rf mutants
+	$(BIN)/mutmut run $(foreach m,$(MUTANTS),'$(m)') || true
+	mkdir -p $(dir $(MUTATE_OUT))
+	$(BIN)/mutmut results | grep -v ': killed$$' > $(MUTATE_OUT) || true
+	@echo "$$(grep -c . $(MUTATE_OUT)) mutant(s) not killed: $(MUTATE_OUT)"
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache mutants

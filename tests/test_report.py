@@ -153,9 +153,14 @@ def test_pngs_decode_and_are_not_blank(sweep):
 
 
 def test_svgs_are_svg(sweep):
-    for svg in (sweep / "report" / "plots").glob("*.svg"):
+    plots = sweep / "report" / "plots"
+    svgs = sorted(plots.glob("*.svg"))
+    assert len(svgs) >= len(PLOTS)  # every plot has its SVG beside its PNG
+    assert {p.stem for p in svgs} == {p.stem for p in plots.glob("*.png")}
+    for svg in svgs:
         root = ET.parse(svg).getroot()
-        assert root.tag.endswith("svg"), svg.name
+        assert root.tag == "{http://www.w3.org/2000/svg}svg", svg.name
+        assert sum(1 for _ in root.iter("{http://www.w3.org/2000/svg}path")) > 10, svg.name
 
 
 def test_leaderboard_csv_equals_direct_aggregates(sweep, summaries):
@@ -220,8 +225,10 @@ def test_horizon_is_largest_majority_solved_length(derived_report):
     assert adding.loc["lstm", "lengths"] == "5,10"
     assert adding.loc["simple_rnn", "horizon"] == ""  # nothing solved
     md = (root / "report" / "horizon.md").read_text()
-    assert re.search(r"\| lstm \| \d+ \| 5 \| 5,10 \| 5 \| 2 \|", md)
-    assert re.search(r"\| simple_rnn \| \d+ \| - \| 5,10 \| - \| 2 \|", md)
+    # model | params | units | horizon | bracket | lengths run | lengths solved | chosen lr | seeds
+    assert re.search(r"\| lstm \| \d+ \| 8 \| 5 \| \[5, 10\) \| 5,10 \| 5 \| [^|]+ \| 2 \|", md)
+    assert re.search(r"\| simple_rnn \| \d+ \| 8 \| - \| \[-, 5\) \| 5,10 \| - \| [^|]+ \| 2 \|",
+                     md)
     board = pd.read_csv(root / "report" / "leaderboard.csv")
     row = board[(board.task == "adding") & (board.length == 5) & (board.model == "lstm")].iloc[0]
     assert row.solved_frac == 1.0
@@ -254,7 +261,8 @@ def test_script_model_name_is_escaped(derived_report):
 
 def test_html_is_self_contained(sweep):
     page = (sweep / "report" / "index.html").read_text()
-    assert page.count("<table") == len(TASKS) * len(LENGTHS) + len(TASKS)
+    assert page.count('<table class="leaderboard"') == len(TASKS) * len(LENGTHS)
+    assert page.count('<table class="horizon"') == len(TASKS)
     imgs = re.findall(r'<img src="([^"]*)"', page)
     assert len(imgs) == len(list((sweep / "report" / "plots").glob("*.png")))
     assert all(src.startswith("data:image/png;base64,") for src in imgs)
@@ -334,3 +342,192 @@ def test_datasets_are_never_ranked_together(summaries):
         assert sorted(block["rank"]) == list(range(1, len(MODELS) + 1))
         assert (block.n_seeds == SEEDS).all()
     assert len(horizons(runs)) == 2 * len(MODELS)
+
+
+# -- study scale: fixture runs (no training) ------------------------------------------------------
+STUDY_TASKS = {  # task: (metric, higher is better, chance, solved at, lengths, units, steps)
+    "adding": ("mse", False, 1 / 6, 0.01, (25, 50, 100, 200, 400), 73, 1000),
+    "delayed_xor": ("accuracy", True, 0.5, 0.99, (12, 24, 48, 96), 72, 1000),
+    "copy_memory": ("accuracy", True, 0.125, 0.99, (5, 10, 20, 40), 68, 1500),
+}
+
+
+def write_study_runs(root: Path, models: list[str], seeds: int = 2,
+                     lrs: tuple[float, ...] = (3e-3, 1e-2)) -> Path:
+    """Run folders shaped like a horizon-search study at ``--match-params``: every model has its
+    own units per task, each probed length runs every rate and seed, a model is probed up to the
+    first length it fails, two training settings (copy memory trains longer)."""
+    from memorybench.run import store
+
+    rng = np.random.default_rng(0)
+    n = 0
+    for mi, model in enumerate(models):
+        for task, (metric, higher, chance, solved_at, lengths, units, steps) in \
+                STUDY_TASKS.items():
+            reach = int(rng.integers(0, len(lengths) + 1))  # lengths[:reach] are solved
+            for li, length in enumerate(lengths[:reach + 1]):
+                for lr in lrs:
+                    good = lr == lrs[-1]  # the larger rate does better on validation
+                    for seed in range(seeds):
+                        solved = li < reach and good
+                        frac = (1.0 if solved else 0.7 if li < reach
+                                else max(0.0, 0.6 - 0.25 * (li - reach)) * (1 - 0.1 * seed))
+                        val = (chance * (1 - frac) + 0.005 if not higher
+                               else chance + (1 - chance) * frac)
+                        score = 1 - val / chance if not higher else (val - chance) / (1 - chance)
+                        run_id = f"{n:016x}"
+                        n += 1
+                        d = root / "runs" / run_id
+                        d.mkdir(parents=True)
+                        u = units - mi % 3  # --match-params: units vary with the cell too
+                        train = {"steps": steps, "batch_size": 64, "lr": lr, "eval_every": 100}
+                        store.write_json(d / "config.json", {
+                            "task": {"name": task, "params": {"length": length}},
+                            "model": {"name": model, "units": u, "layers": 1, "params": {}},
+                            "train": train})
+                        hist = ["step,seconds,train_loss,val_loss,val_metric,val_score"]
+                        for k, step in enumerate(range(100, steps + 1, 100)):
+                            t = (k + 1) / (steps // 100)
+                            v = (chance + (val - chance) * t) * (1 + 0.02 * seed)
+                            hist.append(f"{step},{step / 100},{v},{v},{v},{score * t}")
+                        (d / "history.csv").write_text("\n".join(hist) + "\n")
+                        store.write_json(d / "summary.json", {
+                            "run_id": run_id, "status": "completed", "task": task,
+                            "length": length, "task_params": {"length": length},
+                            "dataset": "synthetic", "model": model, "units": u, "layers": 1,
+                            "seed": seed, "metric": metric, "higher_is_better": higher,
+                            "chance": chance, "solved_at": solved_at, "test_metric": val,
+                            "val_metric": val, "score": score, "solved": solved,
+                            "steps_to_solve": 500 if solved else None,
+                            "seconds_to_solve": 5.0 if solved else None,
+                            "params": 17000 - 10 * mi, "throughput": 1000.0 + mi,
+                            "wall_seconds": 20.0 + length / 10 + mi, "lr": lr,
+                            "device": "cpu"})
+    return root
+
+
+@pytest.fixture(scope="session")
+def study_report(tmp_path_factory):
+    from memorybench.report.html import make_report
+
+    root = write_study_runs(tmp_path_factory.mktemp("study"),
+                            ["simple_rnn", "lstm", "gru", EVIL + "$x$"])
+    return root, make_report(root, warn=pytest.fail)
+
+
+def test_a_model_is_its_name_and_units_are_a_column(study_report):
+    root, index = study_report
+    rep = root / "report"
+    for name in ("leaderboard.md", "horizon.md", "findings.md"):
+        md = (rep / name).read_text()
+        assert not re.search(r"\d+u\b", md), name  # --match-params: units differ per task
+    md = (rep / "leaderboard.md").read_text()
+    assert "| rank | model | params | units | lr |" in md
+    assert re.search(r"\| \d \| gru \| 1\d{4} \| 7[0-3] \|", md)
+    hor = (rep / "horizon.md").read_text()
+    assert "| model | params | units | horizon | bracket |" in hor
+    # the plots name models the same way: SVG text stays text, so the names are in the file
+    svg = (rep / "plots" / "horizon_chart.svg").read_text()
+    texts = {"".join(t.itertext()).strip() for t in ET.fromstring(svg).iter(
+        "{http://www.w3.org/2000/svg}text")}
+    assert {"simple_rnn", "lstm", "gru", EVIL + "$x$"} <= texts, texts
+    assert not any(re.search(r"\(\d+u\)|\[\d+u\]", t) for t in texts)
+    heat = ET.parse(rep / "plots" / "score_heatmap.svg").getroot()
+    labels = {"".join(t.itertext()).strip() for t in heat.iter(
+        "{http://www.w3.org/2000/svg}text")}
+    assert {"simple_rnn", "lstm", "gru"} <= labels
+    assert {"25", "50", "5", "12"} <= labels  # lengths are the columns
+
+
+def test_svg_text_is_text(study_report):
+    root, _ = study_report
+    for svg in (root / "report" / "plots").glob("*.svg"):
+        tree = ET.parse(svg).getroot()  # an evil model name is still well-formed XML
+        assert any(True for _ in tree.iter("{http://www.w3.org/2000/svg}text")), svg.name
+
+
+def test_training_settings_in_words_not_hashes(study_report):
+    from memorybench.report import leaderboard as lb
+
+    root, index = study_report
+    rep = root / "report"
+    runs = lb.load_runs(root)
+    hashes = {r["train"] for r in runs}
+    assert len(hashes) == 2  # copy memory trains longer
+    md = (rep / "leaderboard.md").read_text()
+    assert "## adding, length 25, dataset synthetic, 1000 steps" in md
+    assert "## copy_memory, length 5, dataset synthetic, 1500 steps" in md
+    assert "Training (every table): batch 64, evaluated every 100 steps." in md
+    page = index.read_text()
+    for h in hashes:
+        assert h not in md and h not in (rep / "horizon.md").read_text()
+        # in the page only as a link key, to the row that spells the settings out
+        assert f'id="train-{h}"' in page and f'href="#train-{h}"' in page
+    assert "1500 steps, batch 64, evaluated every 100 steps" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;$x$" in page and "<script>" not in page
+
+
+def test_train_words_name_only_what_differs():
+    from memorybench.report import leaderboard as lb
+
+    common, diff = lb.train_differences({
+        "a": {"steps": 2000, "batch_size": 64, "optimizer": "adam", "clipnorm": 1.0},
+        "b": {"steps": 4000, "batch_size": 64, "optimizer": "adam", "clipnorm": 0.0}})
+    assert common == "batch 64, adam"
+    assert diff == {"a": "2000 steps, clipnorm 1", "b": "4000 steps, no gradient clipping"}
+    assert lb.train_words({"steps": 2000, "lr": 0.003, "batch_size": 64}) == \
+        "2000 steps, batch 64, lr 0.003"
+    assert lb.train_differences({"a": {"steps": 1}}) == ("1 steps", {"a": "train a"})
+
+
+def test_identity_is_name_plus_differing_params_and_sizes_show_only_where_mixed():
+    from memorybench.report import leaderboard as lb
+
+    def entry(model, units, params="", task="adding", length=10):
+        return {"dataset": "synthetic", "task": task, "variant": "", "length": length,
+                "train": "t", "model": model, "units": units, "layers": 1,
+                "model_params": params, "rank": 1, "params": 100, "lr": 0.01,
+                "lr_at_edge": False, "metric_mean": 0.1, "metric_std": None,
+                "score_mean": 0.5, "solved_frac": 0.0, "steps_to_solve_median": None,
+                "seconds_to_solve_median": None, "throughput": 1.0, "n_seeds": 1,
+                "n_failed": 0, "n_diverged": 0, "metric": "mse"}
+
+    ids = lb.identities([entry("lmu", 8, '{"order":4,"theta":50}'),
+                         entry("lmu", 8, '{"order":4,"theta":100}'), entry("gru", 8)])
+    assert ids[("lmu", '{"order":4,"theta":50}', 1)] == "lmu(theta=50)"
+    assert ids[("gru", "", 1)] == "gru"
+    # units differ between tasks (--match-params): no size in any label
+    df = pd.DataFrame([entry("gru", 73), entry("gru", 68, task="copy_memory")])
+    blocks = lb.display_blocks(df, "leaderboard", {})
+    assert [b.rows[0][1] for b in blocks] == ["gru", "gru"]
+    assert [b.rows[0][3] for b in blocks] == ["73", "68"]
+    # two sizes in ONE block stay two rows, and say so there only
+    df = pd.DataFrame([entry("gru", 73), entry("gru", 68), entry("gru", 50, length=20)])
+    rows = [r for b in lb.display_blocks(df, "leaderboard", {}) for r in b.rows]
+    assert [r[1] for r in rows] == ["gru [73u]", "gru [68u]", "gru"]
+
+
+def test_one_style_per_model_by_family():
+    from memorybench.report.plots import FAMILIES, styles
+
+    builtin = [m for _, members, _ in FAMILIES for m in members]
+    assert len(builtin) == 20
+    names = [*builtin, "my_cell", "other", "lstm_mine", "x1", "x2"]
+    st = styles((n, n) for n in names)
+    assert len({(s.colour, s.marker) for s in st.values()}) == len(names)  # 25 apart
+    assert st["lstm_mine"].family == "LSTM ablations" and st["my_cell"].family == "plugins"
+    assert st["mingru"].family == "linear recurrences" and st["tcn"].family == "baselines"
+    # a model keeps its look whoever else is in the report
+    assert styles([("lstm", "lstm"), ("gru", "gru")])["lstm"] == st["lstm"]
+    two = styles([("lmu(theta=50)", "lmu"), ("lmu(theta=100)", "lmu")])
+    assert two["lmu(theta=50)"].marker != two["lmu(theta=100)"].marker
+
+
+def test_template_ships_as_package_data():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    root = Path(__file__).resolve().parents[1]
+    data = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "report/templates/*.j2" in data["tool"]["setuptools"]["package-data"]["memorybench"]
+    assert any(d.startswith("jinja2") for d in data["project"]["dependencies"])
+    assert (root / "memorybench" / "report" / "templates" / "report.html.j2").is_file()

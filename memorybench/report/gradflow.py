@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from memorybench.errors import ConfigError
+from memorybench.errors import ConfigError, check_positive
 
 WEIGHTS = "model.weights.h5"  # memorybench.run.store.WEIGHTS
 CSV_COLUMNS = ["model", "state", "t", "grad_norm"]
@@ -137,9 +137,9 @@ def gradient_flow(
     config.json at this length (recurrent weights do not depend on the length); its task must be
     ``task``. Models of runs not in ``models`` get an ``init`` line too; the ``init`` line of a
     model with a run has that run's size (``units`` applies to the others)."""
-    _check_positive("length", length)
-    _check_positive("units", units)
-    _check_positive("batch", batch)
+    check_positive("length", length)
+    check_positive("units", units)
+    check_positive("batch", batch)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     if loss_steps not in LOSS_STEPS:
@@ -263,8 +263,3 @@ def run_gradflow(
         + (", loss on metric steps" if loss_steps == "metric" else ", full training loss"),
     )
     return {"csv": csv, "png": png, "svg": svg}
-
-
-def _check_positive(field: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{field} must be a positive integer, got {value!r}")

@@ -22,7 +22,7 @@ Ranking: within each (dataset, task, variant, length, train) block by ``score_me
 
 Memory horizon: the largest length in the sweep that the majority of the entry's seeds solve
 (solved runs > half of the runs at that length). It does not require every shorter length to
-be solved too: that is how the design document defines it, and a length that fails in the middle
+be solved too: that is how docs/tasks.md defines it, and a length that fails in the middle
 of a solved range is visible in the ``solved_lengths`` column. No length solved, or a task with
 no solved threshold: empty in CSV, ``-`` in Markdown.
 """
@@ -35,46 +35,34 @@ import math
 import statistics
 import warnings
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from memorybench.errors import ConfigError, DataError
+from memorybench.report.selection import choose_rate
 from memorybench.run import store
 
 STATUSES = store.STATUSES
 
 BLOCK_KEY = ("dataset", "task", "variant", "length", "train")
-ENTRY_KEY = (*BLOCK_KEY, "model", "units", "layers", "model_params")
+ENTRY_KEY = (*BLOCK_KEY, "model", "units", "layers", "model_params", "lr")
 
 LEADERBOARD_COLUMNS = [
     "dataset", "task", "variant", "length", "rank", "model", "units", "layers", "model_params",
     "params", "metric", "higher_is_better", "metric_mean", "metric_std", "score_mean",
     "solved_frac", "steps_to_solve_median", "seconds_to_solve_median", "throughput", "n_seeds",
-    "n_failed", "n_diverged", "train",
+    "n_failed", "n_diverged", "lr", "lr_at_edge", "lrs", "val_metric_mean", "train",
 ]
+ALL_RATES_COLUMNS = [*LEADERBOARD_COLUMNS, "chosen"]
 HORIZON_COLUMNS = [
     "dataset", "task", "variant", "model", "units", "layers", "model_params", "params",
-    "horizon", "lengths", "solved_lengths", "n_seeds", "train",
+    "horizon", "smallest_failed", "hit_max", "lengths", "solved_lengths", "lrs_chosen",
+    "n_seeds", "train",
 ]
 
 
-# -- loading (the store's readers; validation and warnings for the reports) ------------------
-def read_summary(run_dir: Path) -> dict[str, Any] | None:
-    """The run's summary, None while the run has none; ``DataError`` if it is corrupt, half
-    written or lacks the keys a leaderboard needs."""
-    path = Path(run_dir) / store.SUMMARY
-    if not path.exists():
-        return None
-    data = store.load_summary(run_dir)
-    if data.get("status") not in STATUSES:
-        raise DataError(f"{path}: status {data.get('status')!r} is not one of "
-                        f"{', '.join(STATUSES)}")
-    for key in ("task", "model", "length"):
-        if key not in data:
-            raise DataError(f"{path}: summary lacks the key {key!r}")
-    return data
-
-
+# -- loading (through the store's reader, ``store.iter_summaries``) -------------------------
 def load_runs(
     results: str | Path, warn: Callable[[str], None] | None = None
 ) -> list[dict[str, Any]]:
@@ -82,24 +70,19 @@ def load_runs(
     ``model_params`` (from ``config.json``). Folders without a summary (running, or killed before
     the end) are left out; a corrupt or half-written summary is skipped with a warning that names
     the file."""
-    warn = warn or (lambda msg: warnings.warn(msg, UserWarning, stacklevel=3))
+    warn = warn or (lambda msg: warnings.warn(msg, UserWarning, stacklevel=4))
     runs = []
-    for d in store.list_runs(results):
+    for summary in store.iter_summaries(results, warn=warn):
         try:
-            summary = read_summary(d)
-        except DataError as exc:
-            warn(f"skipping run {d.name}: {exc}")
-            continue
-        if summary is None:
-            continue
-        try:
-            config = store.load_config(d)
+            config = store.load_config(summary["run_dir"])
         except DataError:
             config = {}
         config = config if isinstance(config, dict) else {}
-        summary = dict(summary)
-        summary["run_dir"] = str(d)
-        summary["train"] = train_id(config.get("train"))
+        train = dict(config.get("train") or {})
+        summary.setdefault("lr", train.get("lr"))
+        train.pop("lr", None)  # the rate is its own column: runs differing in it are compared
+        summary["train"] = train_id(train)
+        summary["train_settings"] = train  # for titles in words (``train_words``)
         mparams = (config.get("model") or {}).get("params") or {}
         summary["model_params"] = _canon(mparams) if mparams else ""
         runs.append(summary)
@@ -154,7 +137,7 @@ def entry_key(run: dict[str, Any]) -> tuple:
     return (
         run.get("dataset") or "synthetic", run["task"], variant_of(run.get("task_params")),
         int(run["length"]), run.get("train", ""), run["model"], run.get("units"),
-        run.get("layers"), run.get("model_params", ""),
+        run.get("layers"), run.get("model_params", ""), _num(run.get("lr")),
     )
 
 
@@ -196,9 +179,33 @@ def aggregate(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             n_diverged=sum(r.get("status") == "diverged" for r in rs),
             solved_at=_num(first.get("solved_at")),
             chance=_num(first.get("chance")),
+            val_metric_mean=statistics.fmean(vals) if (vals := [
+                v for v in (_num(r.get("val_metric")) for r in rs) if v is not None]) else None,
         )
-        rows.append(row)
-    return rows
+        rows.append((row, rs))
+    return _select_rates(rows)
+
+
+def _select_rates(rows: list[tuple[dict, list[dict]]]) -> list[dict[str, Any]]:
+    """Mark each entry ``chosen`` when its rate is the one its model would pick on validation
+    among the entries that differ only in the rate (``report.selection``); every entry gets the
+    group's grid (``lrs``) and whether the choice is at its edge."""
+    groups: dict[tuple, list[tuple[dict, list[dict]]]] = {}
+    for row, rs in rows:
+        groups.setdefault(tuple(row[k] for k in ENTRY_KEY if k != "lr"), []).append((row, rs))
+    out = []
+    for members in groups.values():
+        by_rate = {row["lr"]: rs for row, rs in members}
+        higher = bool(members[0][0]["higher_is_better"])
+        if None in by_rate:  # runs that do not say their rate (older stores): nothing to choose
+            best, edge = None, False
+        else:
+            best, edge = choose_rate(by_rate, higher)
+        grid = ",".join(fmt(lr) for lr in sorted(r for r in by_rate if r is not None))
+        for row, _ in members:
+            row.update(chosen=(row["lr"] == best) or best is None, lr_at_edge=edge, lrs=grid)
+            out.append(row)
+    return out
 
 
 def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -222,19 +229,34 @@ def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def leaderboard(runs: Iterable[dict[str, Any]]):
-    """The ranked leaderboard as a DataFrame with ``LEADERBOARD_COLUMNS``."""
+def leaderboard(runs: Iterable[dict[str, Any]], all_rates: bool = False):
+    """The ranked leaderboard as a DataFrame with ``LEADERBOARD_COLUMNS``: one row per model at
+    its chosen learning rate (``all_rates``: every rate, ``ALL_RATES_COLUMNS``, ranked among
+    themselves)."""
     import pandas as pd
 
-    rows = rank(aggregate(runs))
-    return pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
+    runs = list(runs)
+    rows = [r for r in aggregate(runs) if all_rates or r["chosen"]]
+    df = pd.DataFrame(rank(rows), columns=ALL_RATES_COLUMNS if all_rates else
+                      LEADERBOARD_COLUMNS)
+    df.attrs["train_settings"] = train_settings(runs)  # titles in words (``display_blocks``)
+    return df
 
 
-def horizons(runs: Iterable[dict[str, Any]]):
-    """Each entry's memory horizon per task (see the module docstring) as a DataFrame."""
+def horizons(runs: Iterable[dict[str, Any]], searches: Iterable[dict[str, Any]] = ()):
+    """Each entry's memory horizon per task (see the module docstring) as a DataFrame.
+
+    A length counts at the model's chosen rate for that length. ``smallest_failed`` is the
+    smallest length above the horizon that is not solved (the bracket's upper end; with no
+    length solved, the smallest length run); ``hit_max`` is true where a horizon search
+    (``searches``: records from ``<results>/searches/``) stopped at its maximum length while
+    still solving, so the horizon is only a lower bound.
+    """
     import pandas as pd
 
-    rows = aggregate(runs)
+    runs = list(runs)
+    rows = [r for r in aggregate(runs) if r["chosen"]]
+    at_max = {(x.get("task"), x.get("model")): bool(x.get("hit_max")) for x in searches}
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         key = (r["dataset"], r["task"], r["variant"], r["train"], r["model"], r["units"],
@@ -245,25 +267,50 @@ def horizons(runs: Iterable[dict[str, Any]]):
         rs.sort(key=lambda r: r["length"])
         # majority: more than half of the seeds run at that length solved it
         solved = [r["length"] for r in rs if r["solved_frac"] > 0.5]
+        horizon = max(solved) if solved else None
+        above = [r["length"] for r in rs if r["length"] not in solved
+                 and (horizon is None or r["length"] > horizon)]
         params = [r["params"] for r in rs if r["params"] is not None]
         out.append(dict(
             dataset=key[0], task=key[1], variant=key[2], train=key[3], model=key[4],
             units=key[5], layers=key[6], model_params=key[7],
             params=params[0] if params else None,
-            horizon=max(solved) if solved else None,
+            horizon=horizon, smallest_failed=min(above) if above else None,
+            hit_max=at_max.get((key[1], key[4]), False) and not above,
             lengths=",".join(str(r["length"]) for r in rs),
             solved_lengths=",".join(map(str, solved)),
+            lrs_chosen=",".join(f"{r['length']}:{fmt(r['lr'])}" for r in rs
+                                if r["lr"] is not None),
             n_seeds=max(r["n_seeds"] for r in rs),
         ))
     df = pd.DataFrame(out, columns=HORIZON_COLUMNS)
     if len(df):
         df["_h"] = df["horizon"].fillna(-1)
+        df["_f"] = df["smallest_failed"].fillna(10**12)
         df = df.sort_values(
-            ["dataset", "task", "variant", "train", "_h", "params", "model"],
-            ascending=[True, True, True, True, False, True, True], na_position="last",
-        ).drop(columns="_h").reset_index(drop=True)
-        df["horizon"] = df["horizon"].astype("Int64")
+            ["dataset", "task", "variant", "train", "_h", "_f", "params", "model"],
+            ascending=[True, True, True, True, False, False, True, True], na_position="last",
+        ).drop(columns=["_h", "_f"]).reset_index(drop=True)
+        for c in ("horizon", "smallest_failed"):
+            df[c] = df[c].astype("Int64")
+    df.attrs["train_settings"] = train_settings(runs)
     return df
+
+
+def bracket(horizon, smallest_failed, hit_max: bool = False) -> str:
+    """``[25, 50)``: solved at 25, not at 50; ``[-, 25)``: not even at 25; ``[200, -)``."""
+    lo = "-" if _missing(horizon) else fmt(horizon)
+    hi = "-" if _missing(smallest_failed) else fmt(smallest_failed)
+    return f"[{lo}, {hi})" + (" max" if hit_max else "")
+
+
+def _missing(v) -> bool:
+    try:
+        import pandas as pd
+
+        return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+    except ImportError:  # pragma: no cover
+        return v is None
 
 
 # -- Markdown ----------------------------------------------------------------------------------
@@ -301,100 +348,251 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def display_rows(df, kind: str = "leaderboard") -> tuple[str, list[tuple[str, list[str], list]]]:
-    """Blocks of display rows: ``[(title, header, rows)]`` shared by Markdown, HTML and ``show``.
+# -- identity and training settings in words ------------------------------------------------
+def _str(v) -> str:
+    return "" if _missing(v) else str(v)
 
-    The ``train`` column appears only when a block mixes training settings (it never does within
-    one block, but titles then name the setting).
-    """
-    records = df.to_dict("records")
-    multi_train = len({r["train"] for r in records}) > 1
-    # the size goes into the model label only where one model name comes in several sizes
-    sizes: dict[str, set] = {}
+
+def _layers(v) -> int | None:
+    n = _num(v)
+    return None if n is None else int(n)
+
+
+def _params_dict(model_params: str) -> dict[str, Any]:
+    try:
+        d = json.loads(model_params) if model_params else {}
+    except ValueError:
+        return {"params": model_params}
+    return d if isinstance(d, dict) else {"params": model_params}
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, (list, dict)):
+        return _canon(v)
+    return fmt(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def config_key(r: dict[str, Any]) -> tuple[str, str, int | None]:
+    """What makes a model the same model across a report: (name, configured params, layers)."""
+    return str(r["model"]), _str(r.get("model_params")), _layers(r.get("layers"))
+
+
+def identities(records: Iterable[dict[str, Any]]) -> dict[tuple, str]:
+    """``config_key`` -> the model's label in every table and plot of a report: its name, plus
+    the configured parameters (and the layer count) in which its runs differ, ``lmu(theta=50)``.
+
+    Units and parameter counts are not part of it: ``--match-params`` gives one model different
+    units on tasks with different input sizes, and they are columns of their own."""
+    configs: dict[str, set] = {}
     for r in records:
-        sizes.setdefault(r["model"], set()).add(_size_key(r))
-    many = {m for m, s in sizes.items() if len(s) > 1}
-    blocks: list[tuple[str, list[str], list]] = []
+        key = config_key(r)
+        configs.setdefault(key[0], set()).add(key)
+    out: dict[tuple, str] = {}
+    missing = object()
+    for model, keys in configs.items():
+        dicts = {k: {**_params_dict(k[1]), "layers": k[2]} for k in keys}
+        names = sorted({n for d in dicts.values() for n in d})
+        differ = [n for n in names
+                  if len({_canon(d.get(n, missing)) if n in d else "" for d in dicts.values()})
+                  > 1]
+        for k, d in dicts.items():
+            shown = [f"{n}={_value(d[n])}" for n in differ if n in d and d[n] is not None]
+            out[k] = model + (f"({', '.join(shown)})" if shown else "")
+    return out
+
+
+TRAIN_ORDER = ("steps", "batch_size", "lr", "optimizer", "clipnorm", "eval_every", "n_train",
+               "n_val", "n_test", "eval_batch_size", "precision", "jit", "early_stop",
+               "steps_per_execution")
+
+
+def _train_word(key: str, v: Any) -> str:
+    if key == "steps":
+        return f"{_value(v)} steps"
+    if key == "batch_size":
+        return f"batch {_value(v)}"
+    if key == "lr":
+        return f"lr {v:g}" if isinstance(v, (int, float)) else f"lr {v}"
+    if key == "optimizer":
+        return str(v)
+    if key == "clipnorm":
+        return "no gradient clipping" if not v else f"clipnorm {_value(v)}"
+    if key == "eval_every":
+        return f"evaluated every {_value(v)} steps"
+    if key == "n_train":
+        return f"{_value(v)} training sequences"
+    if key in ("n_val", "n_test"):
+        return f"{_value(v)} {key[2:]} sequences"
+    if key == "eval_batch_size":
+        return f"eval batch {_value(v)}"
+    if key == "jit":
+        return "XLA" if v else "no XLA"
+    if key == "early_stop":
+        return "early stop" if v else "no early stop"
+    if key == "steps_per_execution":
+        return f"{_value(v)} steps per execution"
+    return f"{key} {_value(v)}"
+
+
+def train_words(train: dict[str, Any] | None, keys: Iterable[str] | None = None) -> str:
+    """Training settings in words, ``2000 steps, batch 64, adam, ...`` (``keys``: only those)."""
+    train = train or {}
+    keys = list(train) if keys is None else list(keys)
+    order = [k for k in TRAIN_ORDER if k in keys] + sorted(k for k in keys if k not in TRAIN_ORDER)
+    return ", ".join(_train_word(k, train[k]) for k in order if k in train)
+
+
+def train_settings(runs: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``train`` hash -> the training settings it stands for (from ``load_runs``)."""
+    return {r.get("train", ""): dict(r.get("train_settings") or {}) for r in runs
+            if r.get("train")}
+
+
+def train_differences(settings: dict[str, dict[str, Any]]) -> tuple[str, dict[str, str]]:
+    """(the settings every ``train`` hash shares, in words; per hash, those in which it differs
+    from the others, in words). With one setting the second is empty for it."""
+    if not settings:
+        return "", {}
+    keys = sorted({k for s in settings.values() for k in s})
+    missing = object()
+    differ = [k for k in keys
+              if len({_canon(s.get(k, missing)) if k in s else "?" for s in settings.values()})
+              > 1]
+    first = next(iter(settings.values()))
+    common = train_words(first, [k for k in keys if k not in differ])
+    return common, {h: train_words(s, differ) or f"train {h}" for h, s in settings.items()}
+
+
+# -- display -----------------------------------------------------------------------------------
+@dataclass
+class Block:
+    """One table of a report: its title, header and rows of strings, and the ``train`` hash of
+    its runs with the words that tell it apart from the other blocks (empty when the report has
+    one training setting)."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    train: str = ""
+    train_words: str = ""
+
+
+def _labels(records: list[dict], block_of: Callable[[dict], tuple],
+            ids: dict[tuple, str]) -> list[str]:
+    """Each record's model label: its identity, plus its units where one block holds two sizes
+    of one model (never averaged together: units are part of the entry)."""
+    sizes: dict[tuple, set] = {}
+    for r in records:
+        sizes.setdefault((block_of(r), ids[config_key(r)]), set()).add(fmt(r.get("units")))
+    out = []
+    for r in records:
+        label = ids[config_key(r)]
+        if len(sizes[(block_of(r), label)]) > 1 and _num(r.get("units")) is not None:
+            label += f" [{fmt(r['units'])}u]"
+        out.append(label)
+    return out
+
+
+def display_blocks(df, kind: str = "leaderboard",
+                   settings: dict[str, dict] | None = None) -> list[Block]:
+    """The tables of a report (Markdown, HTML and ``show`` share them).
+
+    ``settings`` (``train`` hash -> settings; default ``df.attrs["train_settings"]``, which
+    ``leaderboard`` and ``horizons`` set): when the frame holds several training settings, each
+    title names the ones that differ, in words."""
+    records = df.to_dict("records")
+    if settings is None:
+        settings = getattr(df, "attrs", {}).get("train_settings", {})
+    trains = sorted({_str(r["train"]) for r in records})
+    words = train_differences({t: settings.get(t, {}) for t in trains})[1] if len(trains) > 1 \
+        else {}
+    ids = identities(records)
+    blocks: list[Block] = []
     if kind == "leaderboard":
-        cur = None
-        for r in records:
-            key = (r["dataset"], r["task"], r["variant"], r["length"], r["train"])
-            if key != cur:
-                cur = key
-                title = f"{r['task']}"
-                if r["variant"]:
-                    title += f" ({r['variant']})"
-                title += f", length {r['length']}, dataset {r['dataset']}"
-                if multi_train:
-                    title += f", train {r['train']}"
-                header = ["rank", "model", "params", f"test {r['metric']}", "± std", "score",
-                          "solved", "steps to solve", "s to solve", "seq/s", "seeds", "failed",
-                          "diverged"]
-                blocks.append((title, header, []))
-            blocks[-1][2].append([
-                fmt(r["rank"]), _model_label(r, r["model"] in many), fmt(r["params"]),
+        key_cols: tuple = BLOCK_KEY
+        header = ["rank", "model", "params", "units", "lr", "test {metric}", "± std", "score",
+                  "solved", "steps to solve", "s to solve", "seq/s", "seeds", "failed",
+                  "diverged"]
+    elif kind == "horizon":
+        key_cols = ("dataset", "task", "variant", "train")
+        header = ["model", "params", "units", "horizon", "bracket", "lengths run",
+                  "lengths solved", "chosen lr", "seeds"]
+    else:
+        raise ConfigError(f"unknown table kind {kind!r}; known: leaderboard, horizon")
+
+    def key_of(r: dict) -> tuple:
+        return tuple(r[c] for c in key_cols)
+
+    labels = _labels(records, key_of, ids)
+    cur = None
+    for r, label in zip(records, labels, strict=True):
+        key = key_of(r)
+        if key != cur:
+            cur = key
+            title = r["task"] + (f" ({r['variant']})" if _str(r["variant"]) else "")
+            if kind == "leaderboard":
+                title += f", length {r['length']}"
+            title += f", dataset {r['dataset']}"
+            tw = words.get(_str(r["train"]), "")
+            if tw:
+                title += f", {tw}"
+            blocks.append(Block(title, [h.format(metric=r.get("metric")) for h in header],
+                                train=_str(r["train"]), train_words=tw))
+        if kind == "leaderboard":
+            row = [
+                fmt(r["rank"]), label, fmt(r["params"]), fmt(r["units"]),
+                fmt(r["lr"]) + (" (edge)" if r["lr_at_edge"] is True else ""),
                 fmt(r["metric_mean"]), fmt(r["metric_std"], 2), fmt(r["score_mean"], 3),
                 fmt(r["solved_frac"], 3),
                 fmt(r["steps_to_solve_median"]), fmt(r["seconds_to_solve_median"], 3),
                 fmt(r["throughput"], 3), fmt(r["n_seeds"]), fmt(r["n_failed"]),
                 fmt(r["n_diverged"]),
-            ])
-    elif kind == "horizon":
-        header = ["model", "params", "horizon", "lengths run", "lengths solved", "seeds"]
-        cur = None
-        for r in records:
-            key = (r["dataset"], r["task"], r["variant"], r["train"])
-            if key != cur:
-                cur = key
-                title = r["task"] + (f" ({r['variant']})" if r["variant"] else "")
-                title += f", dataset {r['dataset']}"
-                if multi_train:
-                    title += f", train {r['train']}"
-                blocks.append((title, header, []))
-            blocks[-1][2].append([
-                _model_label(r, r["model"] in many), fmt(r["params"]), fmt(r["horizon"]),
-                r["lengths"] or "-", r["solved_lengths"] or "-", fmt(r["n_seeds"]),
-            ])
-    else:
-        raise ConfigError(f"unknown table kind {kind!r}; known: leaderboard, horizon")
-    return kind, blocks
+            ]
+        else:
+            row = [
+                label, fmt(r["params"]), fmt(r["units"]), fmt(r["horizon"]),
+                bracket(r["horizon"], r["smallest_failed"], r["hit_max"] is True),
+                r["lengths"] or "-", r["solved_lengths"] or "-", r["lrs_chosen"] or "-",
+                fmt(r["n_seeds"]),
+            ]
+        blocks[-1].rows.append(row)
+    return blocks
+
+
+def display_rows(df, kind: str = "leaderboard",
+                 settings: dict[str, dict] | None = None
+                 ) -> tuple[str, list[tuple[str, list[str], list]]]:
+    """``display_blocks`` as ``(kind, [(title, header, rows)])``."""
+    return kind, [(b.title, b.header, b.rows) for b in display_blocks(df, kind, settings)]
 
 
 def _isnan(v) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
-def _size_key(r: dict) -> tuple:
-    return (fmt(r.get("units")), fmt(r.get("layers")), str(r.get("model_params") or ""))
-
-
-def _model_label(r: dict, with_size: bool) -> str:
-    label = str(r["model"])
-    if not with_size:
-        return label
-    extra = []
-    if r.get("units") is not None and not _isnan(r.get("units")):
-        extra.append(f"{fmt(r['units'])}u")
-    if r.get("layers") not in (None, 1) and not _isnan(r.get("layers")):
-        extra.append(f"{fmt(r['layers'])}L")
-    if r.get("model_params") not in (None, "", "{}"):
-        extra.append(str(r["model_params"]))
-    return label + (f" [{', '.join(extra)}]" if extra else "")
-
-
-def to_markdown(df, kind: str, title: str) -> str:
-    _, blocks = display_rows(df, kind)
+def to_markdown(df, kind: str, title: str, settings: dict[str, dict] | None = None) -> str:
+    blocks = display_blocks(df, kind, settings)
+    if settings is None:
+        settings = getattr(df, "attrs", {}).get("train_settings", {})
     parts = [f"# {title}", ""]
     if kind == "leaderboard":
         parts += ["Per task, variant, length and dataset: test metric mean and std over seeds, "
                   "normalised score mean (0 trivial, 1 perfect), fraction of seeds solved, "
                   "median steps and seconds to solve (solved seeds), training sequences/s. "
-                  "Ranked by score, ties by fewer parameters.", ""]
+                  "Each model at the learning rate it scores best with on the validation split "
+                  "('edge': the smallest or largest of the grid; every rate is in "
+                  "leaderboard_all_rates.csv). Ranked by score, ties by fewer parameters.", ""]
     else:
-        parts += ["Memory horizon: the largest length solved by the majority of seeds "
-                  "('-': no length solved).", ""]
+        parts += ["Memory horizon: the largest length solved by the majority of seeds at the "
+                  "model's learning rate chosen on validation ('-': no length solved); bracket "
+                  "[largest solved, smallest failed); 'max': the search stopped at its maximum "
+                  "length still solving.", ""]
+    used = {_str(t) for t in df["train"]} if len(df) else set()
+    common, _ = train_differences({t: settings[t] for t in sorted(used) if t in settings})
+    if common:
+        parts += [f"Training (every table): {common}.", ""]
     if not blocks:
         parts.append("_no completed runs_")
-    for block_title, header, rows in blocks:
-        parts += [f"## {block_title}", "", md_table(header, rows), ""]
+    for b in blocks:
+        parts += [f"## {b.title}", "", md_table(b.header, b.rows), ""]
     return "\n".join(parts).rstrip() + "\n"

@@ -1,0 +1,237 @@
+"""The memory-horizon search: per task and model, the largest length a majority of seeds solve.
+
+Instead of a fixed grid of lengths the search probes adaptively: start at a base length, double
+while the model solves, stop at the first length it does not solve (or at ``max_length``), then
+optionally bisect between the last solved and the first failed length (``bisect`` steps). The
+result is a bracket ``[largest solved, smallest failed]``.
+
+"Solved at a length" means: at that model's best learning rate for that length (chosen on the
+validation split, ``report.selection.choose_rate``), more than half of the seeds solve the test
+split. Every probed length runs *all* rates of the grid with all seeds: the best rate moves with
+the length (longer lags want smaller steps), so trying only the previous length's best rate
+first would bias the bracket against exactly the models whose rate needs to change, and a second
+round for the remaining rates would double the rounds the search waits on. The cost is one full
+grid per probed length, which the executor runs in parallel.
+
+Each probed length is an ordinary run in the store, so resume, ``--workers``, Ray and progress
+work unchanged: all active searches submit their next length together as one sweep (one
+"round"), and the next length is chosen from the finished runs' summaries. Each search writes
+``<out>/searches/<task>__<model>__<hash>.json`` (settings, probes, bracket, whether it hit the
+maximum), which the reports read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from memorybench.config import run_id
+from memorybench.errors import ConfigError
+from memorybench.report.selection import choose_rate, majority_solved, rate_of
+from memorybench.run import store
+
+SEARCHES = "searches"
+
+
+@dataclass
+class Search:
+    """The state of one (task, model) search; ``next_length`` is None when it is done."""
+
+    task: str
+    model: str
+    base: int
+    max_length: int
+    bisect: int = 0
+    probes: dict[int, dict[str, Any]] = field(default_factory=dict)  # length -> outcome
+    lo: int | None = None  # largest solved length
+    hi: int | None = None  # smallest failed length
+    next_length: int | None = None
+    hit_max: bool = False
+    bisect_left: int = 0
+
+    def __post_init__(self):
+        self.next_length = self.base
+        self.bisect_left = self.bisect
+
+    def record(self, length: int, outcome: dict[str, Any]) -> None:
+        """Take the outcome at ``length`` (``{"solved": bool, ...}``) and choose the next."""
+        self.probes[length] = outcome
+        if outcome["solved"]:
+            self.lo = length if self.lo is None else max(self.lo, length)
+        else:
+            self.hi = length if self.hi is None else min(self.hi, length)
+        if self.hi is None:  # doubling
+            if length >= self.max_length:
+                self.hit_max, self.next_length = True, None
+            else:
+                self.next_length = min(2 * length, self.max_length)
+            return
+        # bisecting between the largest solved and the smallest failed length
+        if self.lo is None or self.bisect_left <= 0 or self.hi - self.lo <= 1:
+            self.next_length = None
+            return
+        self.bisect_left -= 1
+        self.next_length = (self.lo + self.hi) // 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task, "model": self.model, "base": self.base,
+            "max_length": self.max_length, "bisect": self.bisect,
+            "largest_solved": self.lo, "smallest_failed": self.hi, "hit_max": self.hit_max,
+            "probes": {str(k): v for k, v in sorted(self.probes.items())},
+        }
+
+
+def outcome(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Solved or not at one length, from the summaries of all its rates and seeds."""
+    by_rate: dict[float, list[dict]] = {}
+    for s in summaries:
+        by_rate.setdefault(rate_of(s), []).append(s)
+    higher = bool(summaries[0].get("higher_is_better")) if summaries else True
+    lr, edge = choose_rate(by_rate, higher)
+    chosen = by_rate[lr]
+    return {
+        "solved": majority_solved(chosen), "lr": lr, "lr_at_edge": edge,
+        "seeds_solved": sum(s.get("solved") is True for s in chosen), "seeds": len(chosen),
+        "statuses": sorted({s.get("status") for s in summaries}),
+        "run_ids": sorted(s.get("run_id") for s in summaries),
+    }
+
+
+def horizon_search(
+    settings: dict[str, Any],
+    *,
+    base: dict[str, int] | int,
+    max_length: dict[str, int] | int,
+    bisect: int = 0,
+    out_dir: str | Path = store.DEFAULT_RESULTS,
+    executor: Any = "local",
+    retry_failed: bool = False,
+    save_weights: bool = False,
+    reporter_factory=None,
+    echo=None,
+) -> list[Search]:
+    """Run the search for every task x model of ``settings`` (the key space of
+    ``memorybench.settings``; its lengths are ignored). ``base`` / ``max_length`` are one
+    number or one per task. Returns the finished searches; their records are written to
+    ``out_dir/searches/``.
+
+    Every length the search may probe is validated before anything runs (ConfigError).
+    """
+    from memorybench.run.sweep import get_executor, sweep
+    from memorybench.settings import expand, name_list
+    from memorybench.tasks import get_task
+
+    s = {k: v for k, v in settings.items() if k != "lengths" and not k.endswith(".lengths")}
+    if "tasks" not in s or "models" not in s:
+        raise ConfigError("the horizon search needs tasks and models")
+    tasks = name_list("tasks", s["tasks"])
+    for name, val in (("bisect", bisect),):
+        if isinstance(val, bool) or not isinstance(val, int) or val < 0:
+            raise ConfigError(f"--{name} {val!r} is not allowed; allowed: an integer >= 0")
+    searches_of_task: dict[str, tuple[int, int]] = {}
+    for t in tasks:
+        b = base[t] if isinstance(base, dict) else base
+        m = max_length[t] if isinstance(max_length, dict) else max_length
+        for key, v in (("base length", b), ("--max-length", m)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{key} {v!r} is not allowed; allowed: an integer >= 1")
+        if m < b:
+            raise ConfigError(f"--max-length {m} is below the base length {b} of {t}")
+        spec = get_task(t, length=b).spec if "length" in _fields(t) else get_task(t).spec
+        if spec.solved_at is None or "length" not in _fields(t) or spec.dataset != "synthetic":
+            raise ConfigError(
+                f"task {t!r} has no solved threshold or no length to search; the horizon "
+                f"search takes tasks with both: {', '.join(_searchable())}")
+        get_task(t, length=m)  # validates the largest length too
+        searches_of_task[t] = (b, m)
+    # validate names, keys and values once (the runs of the base lengths), before any run
+    first = expand({**s, **{f"{t}.lengths": [b] for t, (b, _) in searches_of_task.items()}})
+    models = list(dict.fromkeys(c.model.name for c in first.configs))
+    ex = get_executor(executor) if isinstance(executor, str) else executor
+    searches = [Search(t, m, b, mx, bisect) for t, (b, mx) in searches_of_task.items()
+                for m in models]
+    out = Path(out_dir)
+    round_no = 0
+    while True:
+        active = [x for x in searches if x.next_length is not None]
+        if not active:
+            break
+        round_no += 1
+        configs, owned = [], []
+        for x in active:
+            cfgs = expand({**s, "tasks": [x.task], "models": [x.model],
+                           f"{x.task}.lengths": [x.next_length]}).configs
+            configs += cfgs
+            owned.append((x, [run_id(c) for c in cfgs]))
+        if echo:
+            by_len: dict[tuple[str, int], int] = {}
+            for x in active:
+                by_len[(x.task, x.next_length)] = by_len.get((x.task, x.next_length), 0) + 1
+            probes = ", ".join(f"{t} L={L} ({n} model{'s' * (n > 1)})"
+                               for (t, L), n in by_len.items())
+            echo(f"horizon round {round_no}: {len(configs)} runs: {probes}")
+        result = sweep(configs, out, executor=ex, retry_failed=retry_failed,
+                       save_weights=save_weights,
+                       reporter=reporter_factory() if reporter_factory else None)
+        by_id = {r.run_id: r.summary for r in result.results}
+        for x, ids in owned:
+            x.record(x.next_length, outcome([by_id[i] for i in ids if i in by_id]))
+        for x in active:
+            write_record(out, x, s)
+    return searches
+
+
+def _fields(task: str) -> set[str]:
+    from memorybench.tasks import TASKS
+
+    return {f.name for f in dataclasses.fields(TASKS.get(task))}
+
+
+def _searchable() -> list[str]:
+    from memorybench.tasks import get_task, task_names
+
+    out = []
+    for t in task_names():
+        try:
+            spec = get_task(t).spec
+        except Exception:  # a plugin task that needs arguments: not listed
+            continue
+        if spec.solved_at is not None and "length" in _fields(t) and spec.dataset == "synthetic":
+            out.append(t)
+    return out
+
+
+def record_path(out_dir: Path, search: Search, settings: dict[str, Any]) -> Path:
+    key = json.dumps({k: v for k, v in sorted(settings.items()) if k not in ("tasks", "models")},
+                     sort_keys=True, default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+    return Path(out_dir) / SEARCHES / f"{search.task}__{search.model}__{digest}.json"
+
+
+def write_record(out_dir: Path, search: Search, settings: dict[str, Any]) -> Path:
+    """The search's state as JSON (atomic; rewritten after every round)."""
+    path = record_path(out_dir, search, settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    train = None
+    for probe in search.probes.values():
+        if probe.get("run_ids"):
+            try:
+                train = to_dict_of_run(out_dir, probe["run_ids"][0])
+            except Exception:
+                train = None
+            break
+    store.write_json(path, {**search.to_dict(), "settings": {
+        k: v for k, v in settings.items() if k not in ("tasks", "models")}, "train": train})
+    return path
+
+
+def to_dict_of_run(out_dir: Path, rid: str) -> dict[str, Any]:
+    """The training settings of one run of the search (without its rate), from config.json."""
+    cfg = store.load_config(store.run_dir(out_dir, rid))
+    return {k: v for k, v in (cfg.get("train") or {}).items() if k != "lr"}
+

@@ -1,0 +1,129 @@
+"""A study: horizon searches over its tasks x models, then gradient flow, into one results folder.
+
+``run_study("why-lstm", "cpu", out)`` runs the study defined in ``memorybench.settings.STUDIES``
+at one scale: the horizon search (``run/horizon.py``) of every task x model with the study's
+settings (plus the caller's ``--set`` items), every run saving its weights; then the gradient
+flow (``report/gradflow.py``) of every model on the study's gradflow task and length, at
+initialisation and trained (the run at that length at the model's chosen rate, seed 0), into
+``out/gradflow/<task>_L<length>/``; and ``out/study.json``, the record that ``report`` turns into
+Findings. Resumable like every sweep: run it again and finished runs are skipped.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from memorybench.errors import ConfigError
+from memorybench.run import store
+
+
+def settings_in_words(settings: dict[str, Any]) -> str:
+    """'1000 steps (copy_memory 1500), batch 64, lr grid 0.003, 0.01, 2 seeds, 5000 params'."""
+    s = settings
+    parts = []
+    steps = s.get("train.steps")
+    per_task = {k.split(".")[0]: v for k, v in s.items() if k.endswith(".train.steps")}
+    if steps:
+        parts.append(f"{steps} steps" + ("".join(
+            f" ({t} {v})" for t, v in per_task.items())))
+    if s.get("train.batch_size"):
+        parts.append(f"batch {s['train.batch_size']}")
+    if s.get("train.lrs"):
+        parts.append("learning rates " + ", ".join(f"{x:g}" for x in s["train.lrs"])
+                     + " (chosen per model and length on validation)")
+    elif s.get("train.lr"):
+        parts.append(f"lr {s['train.lr']:g}")
+    if s.get("seeds"):
+        parts.append(f"{s['seeds']} seeds")
+    if s.get("match_params"):
+        parts.append(f"every model at about {s['match_params']:,} parameters")
+    if s.get("train.n_train"):
+        parts.append(f"{s['train.n_train']:,} training sequences")
+    return ", ".join(parts)
+
+
+def run_study(
+    name: str,
+    scale: str,
+    out_dir: str | Path,
+    *,
+    sets: list[str] | dict | None = None,
+    executor: Any = None,
+    echo=None,
+    reporter_factory=None,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Run the study; returns its record (also written to ``out_dir/study.json``)."""
+    from memorybench import __version__
+    from memorybench.report.findings import STUDY_RECORD
+    from memorybench.run.horizon import horizon_search
+    from memorybench.run.sweep import get_executor
+    from memorybench.settings import STUDIES, merge_layers, parse_set_items, study
+
+    st = study(name, scale)
+    extra = dict(sets) if isinstance(sets, dict) else parse_set_items(sets)
+    for key in extra:
+        if key in ("tasks", "models"):
+            raise ConfigError(f"a study fixes its {key}; use `memorybench horizon` for others")
+    settings = merge_layers(st["settings"], extra)
+    if executor is None:
+        executor = get_executor("local", workers=st.get("workers") or 1)
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    searches = horizon_search(
+        settings, base=st["base"], max_length=st["max_length"], bisect=st["bisect"],
+        out_dir=out, executor=executor, save_weights=True, echo=echo,
+        reporter_factory=reporter_factory,
+    )
+    search_seconds = time.perf_counter() - t0
+    g = st["gradflow"]
+    runs = []
+    for x in searches:
+        if x.task != g["task"] or g["length"] not in x.probes:
+            continue
+        probe = x.probes[g["length"]]
+        for rid in probe["run_ids"]:
+            folder = store.run_dir(out, rid)
+            try:
+                s = store.load_summary(folder)
+            except Exception:
+                continue
+            if s.get("lr") == probe["lr"] and s.get("seed") == 0 and s.get(
+                    "status") == "completed" and (folder / store.WEIGHTS).exists():
+                runs.append(folder)
+    grad_files = None
+    if runs:
+        if echo:
+            echo(f"gradient flow: {len(runs)} trained models on {g['task']} L={g['length']}")
+        from memorybench.report.gradflow import run_gradflow
+
+        grad_files = run_gradflow(g["task"], [], g["length"],
+                                  out / "gradflow" / f"{g['task']}_L{g['length']}", runs=runs,
+                                  batch=g.get("batch", 32))
+    record = {
+        "name": name, "scale": scale, "description": STUDIES[name]["description"],
+        "scale_description": st.get("description"),
+        "tasks": st["tasks"], "models": st["models"], "reference": st["reference"],
+        "settings": settings, "settings_in_words": settings_in_words(settings),
+        "base": st["base"], "max_length": st["max_length"], "bisect": st["bisect"],
+        "gradflow": g, "command": command, "started_at": started,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "search_seconds": round(search_seconds, 1),
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "machine": f"{platform.machine()}, {_cpus()} CPUs, {platform.platform()}",
+        "memorybench_version": __version__,
+        "gradflow_csv": str(grad_files["csv"].relative_to(out)) if grad_files else None,
+    }
+    store.write_json(out / STUDY_RECORD, record)
+    return record
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -1,0 +1,183 @@
+"""The verdict's logic from fixture summaries (no training): learning-rate selection on
+validation, the horizon search's probing, brackets, and the generated Findings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from memorybench.report import findings as fd
+from memorybench.report import leaderboard as lb
+from memorybench.report.selection import choose_rate, majority_solved
+from memorybench.run.horizon import Search, outcome
+
+
+def summary(model="lstm", length=10, lr=0.01, seed=0, val=0.5, test=0.5, solved=False,
+            status="completed", task="adding", higher=False, run_id=None):
+    return {
+        "run_id": run_id or f"{task}-{model}-{length}-{lr}-{seed}", "status": status,
+        "task": task, "length": length, "task_params": {"length": length, "variant": "half"},
+        "dataset": "synthetic", "model": model, "units": 8, "layers": 1, "seed": seed,
+        "metric": "mse" if not higher else "accuracy", "higher_is_better": higher,
+        "chance": 1 / 6 if not higher else 0.5, "solved_at": 0.01 if not higher else 0.99,
+        "test_metric": test if status == "completed" else None, "score": 0.0, "solved": solved,
+        "val_metric": val if status != "failed" else None, "lr": lr, "params": 100,
+        "train": "t", "model_params": "",
+    }
+
+
+# -- selection ---------------------------------------------------------------------------------
+def test_the_rate_is_chosen_on_validation_never_on_test():
+    # validation prefers 0.01 (lower MSE); the test split would prefer 0.001
+    good_val = [summary(lr=0.01, val=0.01, test=0.9, seed=s) for s in (0, 1)]
+    good_test = [summary(lr=0.001, val=0.1, test=0.001, seed=s) for s in (0, 1)]
+    lr, edge = choose_rate({0.01: good_val, 0.001: good_test}, higher_is_better=False)
+    assert lr == 0.01 and edge is True
+    board = lb.leaderboard(good_val + good_test)
+    assert list(board["lr"]) == [0.01]
+    assert board["metric_mean"].iloc[0] == pytest.approx(0.9)  # the test metric at that rate
+    every = lb.leaderboard(good_val + good_test, all_rates=True)
+    assert sorted(every["lr"]) == [0.001, 0.01] and every["chosen"].sum() == 1
+
+
+def test_accuracy_prefers_higher_and_a_middle_rate_is_not_at_the_edge():
+    runs = {lr: [summary(lr=lr, val=v, higher=True)] for lr, v in
+            ((0.001, 0.6), (0.003, 0.9), (0.01, 0.7))}
+    assert choose_rate(runs, higher_is_better=True) == (0.003, False)
+
+
+def test_ties_go_to_the_smaller_rate():
+    runs = {lr: [summary(lr=lr, val=0.2)] for lr in (0.003, 0.001, 0.01)}
+    assert choose_rate(runs, higher_is_better=False) == (0.001, True)
+
+
+def test_a_rate_with_a_failed_or_diverged_seed_ranks_below_complete_ones():
+    diverged = [summary(lr=0.01, val=0.001), summary(lr=0.01, seed=1, status="diverged",
+                                                      val=None)]
+    failed = [summary(lr=0.03, status="failed")]
+    ok = [summary(lr=0.001, val=0.15), summary(lr=0.001, seed=1, val=0.16)]
+    assert choose_rate({0.01: diverged, 0.001: ok, 0.03: failed}, False)[0] == 0.001
+    # everything failed: still a choice (the report shows it as failed), no exception
+    assert choose_rate({0.03: failed}, False) == (0.03, False)
+
+
+def test_majority_means_more_than_half():
+    s, f = summary(solved=True), summary(solved=False)
+    assert majority_solved([s, s, f]) and not majority_solved([s, f]) and not majority_solved([])
+
+
+# -- the horizon search ---------------------------------------------------------------------------
+def probe_all(search: Search, solved_up_to: int) -> list[int]:
+    seen = []
+    while search.next_length is not None:
+        L = search.next_length
+        seen.append(L)
+        search.record(L, {"solved": L <= solved_up_to})
+    return seen
+
+
+def test_doubling_then_bisecting_brackets_the_horizon():
+    s = Search("adding", "lstm", base=10, max_length=1000, bisect=2)
+    assert probe_all(s, solved_up_to=70) == [10, 20, 40, 80, 60, 70]
+    assert (s.lo, s.hi, s.hit_max) == (70, 80, False)
+
+
+def test_the_search_stops_at_its_maximum_and_says_so():
+    s = Search("adding", "lstm", base=10, max_length=50, bisect=3)
+    assert probe_all(s, solved_up_to=10**6) == [10, 20, 40, 50]
+    assert (s.lo, s.hi, s.hit_max) == (50, None, True)
+
+
+def test_a_model_that_fails_the_base_length_gets_an_open_bracket():
+    s = Search("adding", "simple_rnn", base=10, max_length=100, bisect=2)
+    assert probe_all(s, solved_up_to=5) == [10]
+    assert (s.lo, s.hi) == (None, 10)
+    assert lb.bracket(None, 10) == "[-, 10)" and lb.bracket(50, None, True) == "[50, -) max"
+
+
+def test_outcome_uses_the_best_rate_on_validation():
+    runs = [summary(lr=0.01, val=0.001, solved=True, seed=0),
+            summary(lr=0.01, val=0.002, solved=True, seed=1),
+            summary(lr=0.001, val=0.1, solved=False, seed=0),
+            summary(lr=0.001, val=0.1, solved=False, seed=1)]
+    out = outcome(runs)
+    assert out["solved"] and out["lr"] == 0.01 and out["seeds_solved"] == 2
+
+
+def test_tasks_without_a_solved_threshold_are_refused(tmp_path, capsys):
+    from memorybench.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["horizon", "--task", "sequential_mnist", "--models", "lstm", "--out",
+              str(tmp_path / "h")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no solved threshold" in err and "adding" in err
+    assert not (tmp_path / "h").exists()
+
+
+# -- findings -----------------------------------------------------------------------------------
+def study_runs():
+    runs = []
+    for model, horizon in (("lstm", 40), ("lstm_nfg", 10), ("lstm_cifg", 40),
+                           ("simple_rnn", None)):
+        for L in (10, 20, 40, 80):
+            if horizon is None and L > 10:
+                continue
+            if horizon is not None and L > 2 * horizon:
+                continue
+            for seed in (0, 1):
+                ok = horizon is not None and L <= horizon
+                runs.append(summary(model=model, length=L, lr=0.01, seed=seed, solved=ok,
+                                    val=0.001 if ok else 0.16))
+    # ungated: every run failed; gru: not run at all
+    runs.append(summary(model="ungated", length=10, status="failed"))
+    return runs
+
+
+def test_findings_rank_by_horizon_and_compare_ablations():
+    study = {"name": "why-lstm", "scale": "test", "description": "d", "tasks": ["adding"],
+             "models": ["simple_rnn", "ungated", "lstm_nfg", "lstm_cifg", "lstm", "gru"],
+             "reference": "lstm"}
+    grad = [{"where": "adding_L10", "model": "lstm", "init": 0.5, "trained": 0.25},
+            {"where": "adding_L10", "model": "simple_rnn", "init": 1e-3, "trained": None}]
+    md, headline = fd.findings(study_runs(), [], study, grad)
+    table = md.split("## adding", 1)[1]
+    # lstm and lstm_cifg tie at rank 1 (horizon 40), nfg next, simple_rnn last
+    assert "| 1 | lstm_cifg | [40, 80) | 2/2 |" in table or "| 1 | lstm | [40, 80) | 2/2 |" in table
+    assert "| 3 | lstm_nfg | [10, 20) | 2/2 |" in table
+    assert "| 4 | simple_rnn | [-, 10) |" in table
+    assert "| - | ungated | not measured | - | - | (every run failed) |" in table
+    assert "| - | gru | not measured | - | - | (no run) |" in table
+    assert "`lstm_nfg` (no forget gate): horizon lost: [10, 20) against [40, 80)" in md
+    assert "`lstm_cifg` (coupled input and forget gate): horizon kept" in md
+    assert "| adding_L10 | simple_rnn | 0.001 | not measured |" in md
+    assert any(h.startswith("adding: longest horizon lstm") for h in headline), headline
+    assert any("simple_rnn solves no length tried (fails at L=10" in h for h in headline)
+    assert md.index("## Headline") < md.index("## adding")
+
+
+def test_findings_are_in_the_report_and_its_html(tmp_path):
+    from memorybench.report.html import make_report
+    from memorybench.run import store
+
+    for s in study_runs():
+        d = tmp_path / "runs" / s["run_id"].replace(".", "_")
+        d.mkdir(parents=True)
+        s = {k: v for k, v in s.items() if k not in ("train", "model_params")}
+        store.write_json(d / "config.json", {"task": {"name": "adding", "params": {}},
+                                             "model": {"name": s["model"], "params": {}},
+                                             "train": {"lr": s["lr"], "steps": 100}})
+        store.write_json(d / "summary.json", s)
+    (tmp_path / "searches").mkdir()
+    (tmp_path / "searches" / "adding__lstm__x.json").write_text(json.dumps(
+        {"task": "adding", "model": "lstm", "hit_max": False}))
+    index = make_report(tmp_path, warn=lambda m: None)
+    md = (tmp_path / "report" / "findings.md").read_text()
+    assert "## Headline" in md and "lstm_nfg" in md
+    page = index.read_text()
+    assert "<h2>Findings</h2>" in page and "horizon lost" in page
+    hor = (tmp_path / "report" / "horizon.csv").read_text()
+    assert "smallest_failed" in hor.splitlines()[0]
+    assert (tmp_path / "report" / "leaderboard_all_rates.csv").exists()
