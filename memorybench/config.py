@@ -60,6 +60,10 @@ class TrainConfig:
     precision: str = "float32"
     jit: bool = False  # XLA; no steady gain on CPU but seconds of compile (docs/architecture.md)
     early_stop: bool = True  # stop when the validation metric reaches the solved threshold
+    # stop only once validation beats the threshold by this fraction of the way to perfect
+    # (0.5: MSE <= solved_at / 2, accuracy >= solved_at + (1 - solved_at) / 2): stopping right
+    # at the threshold leaves the test metric on it, so "solved" on test becomes a coin flip
+    early_stop_margin: float = 0.0
     steps_per_execution: int = 1
 
 
@@ -219,6 +223,10 @@ def check_train(t: TrainConfig) -> None:
             raise ConfigError(
                 f"unknown train.{f} {getattr(t, f)!r}; known: {', '.join(choices)}"
             )
+    m = t.early_stop_margin
+    if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 <= m < 1:
+        raise ConfigError(f"train.early_stop_margin={m!r} is not allowed; allowed: a number in "
+                          f"[0, 1)")
     for f in ("jit", "early_stop"):
         if not isinstance(getattr(t, f), bool):
             raise ConfigError(f"train.{f} must be true or false, got {getattr(t, f)!r}")

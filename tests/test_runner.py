@@ -24,7 +24,7 @@ SUMMARY_KEYS = {
     "jit", "cudnn_eligible", "versions", "plugins", "started_at", "finished_at",
 }
 TRAIN_KEYS = {"steps", "batch_size", "eval_every", "lr", "optimizer", "clipnorm", "n_train",
-              "n_val", "n_test", "precision", "jit", "early_stop"}
+              "n_val", "n_test", "precision", "jit", "early_stop", "early_stop_margin"}
 
 PLUGIN = Path(__file__).parent / "plugins" / "faulty.py"
 

@@ -181,3 +181,40 @@ def test_findings_are_in_the_report_and_its_html(tmp_path):
     hor = (tmp_path / "report" / "horizon.csv").read_text()
     assert "smallest_failed" in hor.splitlines()[0]
     assert (tmp_path / "report" / "leaderboard_all_rates.csv").exists()
+
+
+# -- resume -------------------------------------------------------------------------------------
+TINY = {"train.steps": 20, "train.eval_every": 10, "train.batch_size": 8, "train.n_train": 64,
+        "train.n_val": 16, "train.n_test": 16, "train.eval_batch_size": 16, "model.units": 4}
+
+
+def test_a_rate_grid_and_a_horizon_search_resume_without_redoing_runs(tmp_path):
+    from memorybench.run.horizon import horizon_search
+    from memorybench.run.sweep import sweep
+    from memorybench.settings import expand, layered
+
+    settings = layered("smoke", options={"tasks": "adding", "models": "gru",
+                                         "lrs": "0.01,0.03"}, sets=TINY)
+    searches = horizon_search(settings, base=3, max_length=6, out_dir=tmp_path)
+    (x,) = searches
+    first = x.probes[3]
+    assert len(first["run_ids"]) == 2 and first["lr"] in (0.01, 0.03)
+    record = json.loads(next((tmp_path / "searches").glob("adding__gru__*.json")).read_text())
+    assert record["probes"]["3"]["run_ids"] == first["run_ids"]
+    # the same search again: every probed run is found complete, nothing is trained
+    again = horizon_search(settings, base=3, max_length=6, out_dir=tmp_path)
+    assert again[0].probes == x.probes
+    plan = expand({**settings, "adding.lengths": sorted(x.probes)})
+    result = sweep(plan.configs, tmp_path)
+    assert all(r.skipped for r in result.results) and len(result.results) == 2 * len(x.probes)
+
+
+def test_early_stop_waits_for_the_margin_beyond_the_threshold():
+    from memorybench.run.train import beyond_margin
+    from memorybench.tasks import get_task
+
+    mse = get_task("adding", length=5).spec  # solved at MSE <= 0.01
+    acc = get_task("delayed_xor", length=5).spec  # solved at accuracy >= 0.99
+    assert beyond_margin(mse, 0.0099, 0.0) and not beyond_margin(mse, 0.0099, 0.5)
+    assert beyond_margin(mse, 0.005, 0.5)
+    assert not beyond_margin(acc, 0.994, 0.5) and beyond_margin(acc, 0.995, 0.5)

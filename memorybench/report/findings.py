@@ -213,6 +213,9 @@ def findings(
                              f"{_horizon_phrase(r)}.")
             lines.append("")
 
+    for task, why in ((study or {}).get("not_searched") or {}).items():
+        lines += [f"## {task}", "", f"Not measured at this scale: {why}.", ""]
+        headline.append(f"{task}: not measured at this scale.")
     if gradflow is not None:
         lines += ["## Gradient flow", "",
                   "||dL/dx_first|| / ||dL/dx_last||: how much of the loss gradient reaches the "

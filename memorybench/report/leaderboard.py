@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from memorybench.errors import ConfigError, DataError
-from memorybench.report.selection import choose_rate
+from memorybench.report.selection import choose_rate, finite
 from memorybench.run import store
 
 STATUSES = store.STATUSES
@@ -122,15 +122,7 @@ def read_history(run_dir: str | Path):
 
 
 # -- aggregation -----------------------------------------------------------------------------
-def _num(v: Any) -> float | None:
-    """A finite float, or None."""
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
+_num = finite  # a finite float, or None (report.selection)
 
 
 def entry_key(run: dict[str, Any]) -> tuple:
@@ -403,7 +395,7 @@ def identities(records: Iterable[dict[str, Any]]) -> dict[tuple, str]:
 
 TRAIN_ORDER = ("steps", "batch_size", "lr", "optimizer", "clipnorm", "eval_every", "n_train",
                "n_val", "n_test", "eval_batch_size", "precision", "jit", "early_stop",
-               "steps_per_execution")
+               "early_stop_margin", "steps_per_execution")
 
 
 def _train_word(key: str, v: Any) -> str:
@@ -429,6 +421,8 @@ def _train_word(key: str, v: Any) -> str:
         return "XLA" if v else "no XLA"
     if key == "early_stop":
         return "early stop" if v else "no early stop"
+    if key == "early_stop_margin":
+        return f"early-stop margin {_value(v)}"
     if key == "steps_per_execution":
         return f"{_value(v)} steps per execution"
     return f"{key} {_value(v)}"

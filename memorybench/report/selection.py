@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def _num(v: Any) -> float | None:
+def finite(v: Any) -> float | None:
+    """``v`` as a finite float, or None (missing, non-numeric, NaN, inf, a bool)."""
     if v is None or isinstance(v, bool):
         return None
     try:
@@ -34,15 +35,15 @@ def _num(v: Any) -> float | None:
 
 def rate_of(run: dict[str, Any]) -> float | None:
     """A run's learning rate: the summary's ``lr`` (added key), else its config's."""
-    lr = _num(run.get("lr"))
+    lr = finite(run.get("lr"))
     if lr is None:
-        lr = _num(((run.get("config") or {}).get("train") or {}).get("lr"))
+        lr = finite(((run.get("config") or {}).get("train") or {}).get("lr"))
     return lr
 
 
 def validation_rank(runs: list[dict[str, Any]], higher_is_better: bool) -> tuple:
     """Sort key of one rate's runs (smaller is better): (incomplete?, -mean or mean)."""
-    vals = [_num(r.get("val_metric")) for r in runs]
+    vals = [finite(r.get("val_metric")) for r in runs]
     complete = bool(runs) and all(r.get("status") == "completed" for r in runs) and all(
         v is not None for v in vals)
     good = [v for v in vals if v is not None]

@@ -207,7 +207,9 @@ def record_crash(out_dir: Path, cfg: RunConfig, exc: BaseException, wall: float)
 def _pool_worker_init(plugins: list[str], threads: int) -> None:
     """Each pool process: quiet TensorFlow, pin its threads (the pool shares the cores), load the
     driver's plugin files before any name is resolved."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from memorybench.quiet import VERBOSE_ENV, quiet_tensorflow
+
+    quiet_tensorflow(verbose=os.environ.get(VERBOSE_ENV, "") not in ("", "0"))
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
     from memorybench.registry import load_plugin

@@ -267,8 +267,9 @@ def _monitor(task, y_val, val_ds, tc, rec: _Record, rid: str, on_eval):
             })
             if ev["solved"] and rec.steps_to_solve is None:
                 rec.steps_to_solve, rec.seconds_to_solve = step, rec.train_seconds
-                if tc.early_stop:
-                    self.model.stop_training = True
+            if ev["solved"] and tc.early_stop and beyond_margin(task.spec, ev["metric"],
+                                                                tc.early_stop_margin):
+                self.model.stop_training = True
             if on_eval is not None:
                 on_eval({
                     "run_id": rid, "step": step, "steps": tc.steps, "metric": task.spec.metric,
@@ -277,6 +278,16 @@ def _monitor(task, y_val, val_ds, tc, rec: _Record, rid: str, on_eval):
             self.t = time.perf_counter()  # evaluation time is not training time
 
     return Monitor()
+
+
+def beyond_margin(spec, metric: float, margin: float) -> bool:
+    """Whether a solved validation ``metric`` is ``margin`` of the way from the threshold to
+    perfect (0 for a loss, 1 for an accuracy): when early stopping may stop."""
+    if not margin:
+        return True
+    if spec.higher_is_better:
+        return metric >= spec.solved_at + (1.0 - spec.solved_at) * margin
+    return metric <= spec.solved_at * (1.0 - margin)
 
 
 # -- pieces (public: the benchmarks and tests use them) --------------------------------------
