@@ -24,6 +24,15 @@ every target is a *ratio* of two things measured in the same process, interleave
   timed in the same rounds; ``xla_compile_s`` is the first, compiling step); and step time
   against T for ``lstm`` and ``mingru``'s parallel
   scan (``mingru_seq``: the same model with the sequential loop, for reference).
+- Scans: every model with a choice of scan (``SCAN_MODELS``: the linear recurrences) trained
+  with the sequential loop and with the parallel (associative) scan, interleaved, at 128
+  units and T = 50 and 200 (batch 32: the scans' state is batch x T x units x states); the
+  closing note says which each uses by default on the CPU and the measured
+  ratio behind it.
+- Peer: the same LSTM training step (128 units, T=200, batch 128, Adam, MSE on the adding
+  problem) in PyTorch's ``nn.LSTM`` when PyTorch is installed (``pip install
+  'memorybench[peer]'``), interleaved with Keras' ``lstm``: ``keras_over_torch_lstm`` is the
+  median of the per-round ratios. Without PyTorch the section says so and is skipped.
 
 FLOPs are counted analytically from the matmuls: a weight matrix entry costs 2 FLOPs (multiply,
 add) per use in the forward pass and 4 in the backward pass (the gradient with respect to the
@@ -72,6 +81,9 @@ LEVELS: dict[str, dict[str, Any]] = {
         cells=dict(units=128, T=200, batch=128, rounds=3, steps=2, models=None),
         sweep=dict(units=128, batch=128, Ts=(50, 100, 200, 400, 800), rounds=3, steps=2),
         peak=dict(size=2048, repeats=5),
+        # batch 32: at 128 a step of s4d's parallel scan took ~2 min on 2 shared cores
+        scans=dict(units=128, Ts=(50, 200), batch=32, rounds=3, steps=2, models=None),
+        peer=dict(units=128, T=200, batch=128, rounds=3, steps=5),
     ),
     "quick": dict(
         gen=dict(length=500, n=10_000, loop_n=300, repeats=3),
@@ -82,6 +94,9 @@ LEVELS: dict[str, dict[str, Any]] = {
         cells=dict(units=128, T=200, batch=128, rounds=2, steps=1, models=None),
         sweep=dict(units=128, batch=128, Ts=(50, 100, 200, 400, 800), rounds=2, steps=1),
         peak=dict(size=2048, repeats=3),
+        scans=dict(units=128, Ts=(200,), batch=16, rounds=2, steps=1,
+                   models=("mingru", "lru", "s4d", "mamba")),
+        peer=dict(units=128, T=200, batch=128, rounds=3, steps=3),
     ),
     "tiny": dict(
         gen=dict(length=20, n=400, loop_n=20, repeats=1),
@@ -93,6 +108,8 @@ LEVELS: dict[str, dict[str, Any]] = {
                    models=("simple_rnn", "lstm_full", "mingru")),
         sweep=dict(units=8, batch=8, Ts=(5, 10), rounds=1, steps=1),
         peak=dict(size=128, repeats=1),
+        scans=dict(units=8, Ts=(10,), batch=8, rounds=1, steps=1, models=("s4d",)),
+        peer=dict(units=8, T=10, batch=8, rounds=1, steps=1),
     ),
 }
 
@@ -369,6 +386,120 @@ def bench_t_sweep(units, batch, Ts, rounds, steps) -> list[dict[str, Any]]:
     return rows
 
 
+# models with a choice of scan, and the scan each uses by default (their constructors' default)
+SCAN_MODELS = ("mingru", "minlstm", "lru", "s4d", "mamba")
+
+
+def bench_scans(units, Ts, batch, rounds, steps, models=None) -> dict[str, Any]:
+    """Sequential loop against parallel scan, per model and length T, interleaved in the same
+    rounds; ``parallel_over_sequential`` is the median of the per-round step-time ratios."""
+    return {"scans": [row for T in Ts for row in _scans_at(units, T, batch, rounds, steps,
+                                                           models)]}
+
+
+def _scans_at(units, T, batch, rounds, steps, models) -> list[dict[str, Any]]:
+    import inspect
+
+    import keras
+
+    import memorybench as mb
+
+    task = mb.get_task("adding", length=T)
+    rows = []
+    for name in models or SCAN_MODELS:
+        keras.backend.clear_session()
+        row: dict[str, Any] = {"model": name, "T": T, "units": units, "batch": batch}
+        try:
+            s = {scan: Stepper(name, task, units, batch, scan=scan)
+                 for scan in ("sequential", "parallel")}
+        except Exception as exc:  # one broken model must not hide the others
+            rows.append({**row, "error": _error(exc)})
+            continue
+        t = _interleaved(s, rounds, steps)
+        layer = s["sequential"].model.layers[1]
+        default = inspect.signature(type(layer).__init__).parameters["scan"].default
+        ratio = _median_ratio(t["parallel"], t["sequential"])
+        row.update(default=default,
+                   sequential_ms=1e3 * statistics.median(t["sequential"]),
+                   parallel_ms=1e3 * statistics.median(t["parallel"]),
+                   parallel_over_sequential=ratio,
+                   faster="sequential" if ratio > 1 else "parallel")
+        rows.append(row)
+    return rows
+
+
+def _torch_lstm_stepper(units, T, batch, x, y):
+    """One ``nn.LSTM`` + linear head training step (Adam, MSE), as a callable; None without
+    PyTorch."""
+    try:
+        import torch
+    except ImportError:
+        return None, None
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(x.shape[-1], units, batch_first=True)
+            self.head = torch.nn.Linear(units, y.shape[-1])
+
+        def forward(self, inp):
+            out, _ = self.lstm(inp)
+            return self.head(out[:, -1])
+
+    net = Net()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    loss_fn = torch.nn.MSELoss()
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(net(tx), ty)
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
+    # torch's intra-op threads spin-wait: on a CPU shared with other work, 2 threads took
+    # 3.3-5.4 s a step here against 0.8 s with 1 (load ~6 on 2 cores); recorded with the figure
+    return step, f"{torch.__version__}, {torch.get_num_threads()} threads"
+
+
+class _FnStepper:
+    def __init__(self, fn):
+        self.fn = fn
+
+    def step(self) -> float:
+        t0 = time.perf_counter()
+        self.fn()
+        return time.perf_counter() - t0
+
+    def time(self, steps: int) -> float:
+        return statistics.median(self.step() for _ in range(steps))
+
+
+def bench_peer(units, T, batch, rounds, steps) -> dict[str, Any]:
+    """Keras ``lstm`` against PyTorch ``nn.LSTM``, the same training step, interleaved."""
+    import keras
+
+    import memorybench as mb
+
+    task = mb.get_task("adding", length=T)
+    x, y = task.data("train", n=batch, seed=0)
+    fn, version = _torch_lstm_stepper(units, T, batch, x, y)
+    info: dict[str, Any] = {"units": units, "T": T, "batch": batch}
+    if fn is None:
+        return {"peer": {**info, "skipped": "PyTorch is not installed (pip install "
+                                            "'memorybench[peer]')"}}
+    keras.backend.clear_session()
+    fn()  # warm up
+    s = {"keras_lstm": Stepper("lstm", task, units, batch), "torch_lstm": _FnStepper(fn)}
+    t = _interleaved(s, rounds, steps)
+    return {"keras_over_torch_lstm": _median_ratio(t["keras_lstm"], t["torch_lstm"]),
+            "peer": {**info, "torch": version,
+                     "keras_ms": 1e3 * statistics.median(t["keras_lstm"]),
+                     "torch_ms": 1e3 * statistics.median(t["torch_lstm"])}}
+
+
 def matmul_peak(size: int, repeats: int) -> dict[str, float]:
     """Best-of-``repeats`` float32 GFLOP/s of a size x size matmul, numpy and TensorFlow."""
     import numpy as np
@@ -428,6 +559,8 @@ def run_suite(level: str = "full", out: str | Path | None = None, echo=print) ->
         ("every model", lambda: {"cells": bench_cells(**L["cells"]), "cells_settings": {
             k: L["cells"][k] for k in ("units", "T", "batch")}}),
         ("step time vs T", lambda: {"step_time_vs_T": bench_t_sweep(**L["sweep"])}),
+        ("scans", lambda: bench_scans(**L["scans"])),
+        ("peer: PyTorch nn.LSTM", lambda: bench_peer(**L["peer"])),
     ]
     timings = {}
     for label, fn in steps:
@@ -502,7 +635,39 @@ def table(res: dict[str, Any]) -> str:
         rs = sorted((r for r in res["step_time_vs_T"] if r["model"] == name),
                     key=lambda r: r["T"])
         lines.append(f"{name:<13}" + "".join(f"{r['step_ms']:>9.0f}" for r in rs))
+    lines += ["", *scan_note(res.get("scans", [])), "", *peer_note(res)]
     return "\n".join(lines)
+
+
+def scan_note(rows) -> list[str]:
+    """The closing note on scans: each model's default on the CPU and the measurement."""
+    if not rows:
+        return []
+    r0 = next((r for r in rows if "error" not in r), rows[0])
+    out = [f"scans (units {r0['units']}, adding, batch {r0['batch']}; sequential loop vs "
+           f"parallel associative scan, interleaved):"]
+    for r in rows:
+        if "error" in r:
+            out.append(f"  {r['model']:<8} T={r['T']:<4} failed: {r['error']}")
+            continue
+        agree = "the faster one" if r["default"] == r["faster"] else "not the faster one here"
+        out.append(f"  {r['model']:<8} T={r['T']:<4} sequential {r['sequential_ms']:.0f} ms, "
+                   f"parallel "
+                   f"{r['parallel_ms']:.0f} ms a step (parallel/sequential "
+                   f"{r['parallel_over_sequential']:.2f}); default {r['default']}: {agree}")
+    return out
+
+
+def peer_note(res) -> list[str]:
+    p = res.get("peer")
+    if not p:
+        return []
+    head = f"peer: the LSTM step (units {p['units']}, T={p['T']}, batch {p['batch']})"
+    if "skipped" in p:
+        return [f"{head}: skipped, {p['skipped']}"]
+    return [f"{head}: Keras {p['keras_ms']:.0f} ms, PyTorch {p['torch']} nn.LSTM "
+            f"{p['torch_ms']:.0f} ms; keras/torch {res['keras_over_torch_lstm']:.2f} "
+            f"(median of per-round ratios)"]
 
 
 def main(argv=None) -> int:

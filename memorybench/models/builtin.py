@@ -23,6 +23,8 @@ BUILTIN_CELLS: dict[str, str] = {
     "indrnn": f"{_CELLS}.indrnn:IndRNNCell",
     "cornn": f"{_CELLS}.cornn:CoRNNCell",
     "lmu": f"{_CELLS}.lmu:LMUCell",
+    "lem": f"{_CELLS}.lem:LEMCell",
+    "antisymmetric": f"{_CELLS}.antisymmetric:AntisymmetricCell",
 }
 
 BUILTIN_MODELS: dict[str, str] = {
@@ -34,6 +36,12 @@ BUILTIN_MODELS: dict[str, str] = {
     "mingru": f"{_CELLS}.minrnn:mingru",
     "minlstm": f"{_CELLS}.minrnn:minlstm",
     "tcn": "memorybench.models.tcn:tcn",
+    # residual blocks around linear recurrences (``layers`` counts blocks)
+    "lru": f"{_CELLS}.lru:lru",
+    "s4d": f"{_CELLS}.s4d:s4d",
+    "mamba": f"{_CELLS}.mamba:mamba",
+    "slstm": f"{_CELLS}.xlstm:slstm",
+    "mlstm": f"{_CELLS}.xlstm:mlstm",
 }
 
 

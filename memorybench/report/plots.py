@@ -10,6 +10,7 @@ rate (``leaderboard.aggregate``'s ``chosen``); they never train.
 from __future__ import annotations
 
 import colorsys
+import io
 import math
 import re
 from collections.abc import Iterable
@@ -30,8 +31,10 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 
+from memorybench.errors import OutputError  # noqa: E402
 from memorybench.report import leaderboard as lb  # noqa: E402
 from memorybench.report.leaderboard import _num, read_history, variant_of  # noqa: E402
+from memorybench.run import store  # noqa: E402
 
 DPI = 110
 # SVG text stays text (searchable, selectable, small); PNG rendering is unaffected
@@ -48,10 +51,10 @@ FAMILIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
                         "lstm_cifg", "lstm_peephole", "lstm_chrono", "lstm_full"),
      ("#1f77b4", "#17becf", "#08306b", "#6baed6", "#3949ab", "#00838f", "#7986cb",
       "#01579b", "#4fc3f7")),
-    ("gated cells", ("lstm", "gru", "cornn"),
-     ("#d62728", "#ff7f0e", "#c9a100", "#8b0000", "#ff9e80")),
-    ("linear recurrences", ("mingru", "minlstm", "lmu"),
-     ("#2ca02c", "#1b5e20", "#8bc34a", "#00796b", "#66bb6a")),
+    ("gated cells", ("lstm", "gru", "slstm", "mlstm", "cornn", "lem", "antisymmetric"),
+     ("#d62728", "#ff7f0e", "#8b0000", "#bf360c", "#c9a100", "#ffb300", "#ff9e80")),
+    ("linear recurrences", ("mingru", "minlstm", "lmu", "lru", "s4d", "mamba"),
+     ("#2ca02c", "#1b5e20", "#8bc34a", "#00796b", "#66bb6a", "#004d40")),
     ("plugins", (),
      ("#9467bd", "#e377c2", "#6a1b9a", "#c2185b", "#ba68c8", "#f48fb1", "#4a148c", "#ad1457",
       "#ce93d8")),
@@ -194,13 +197,23 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "x"
 
 
+def save_figure(fig, path: Path, fmt: str, **kw) -> None:
+    """``fig`` as ``fmt`` written atomically to ``path`` (``store.write_bytes``): a symbolic link
+    at ``path`` is replaced, never written through, and a failed write leaves no partial file."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, **kw)
+    store.write_bytes(path, buf.getvalue())
+
+
 def _save(fig, out: Path, name: str, title: str, caption: str) -> Figure:
     out.mkdir(parents=True, exist_ok=True)
     png, svg = out / f"{name}.png", out / f"{name}.svg"
-    with plt.rc_context(RC):
-        fig.savefig(png, dpi=DPI, bbox_inches="tight")
-        fig.savefig(svg, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with plt.rc_context(RC):
+            save_figure(fig, png, "png", dpi=DPI, bbox_inches="tight")
+            save_figure(fig, svg, "svg", bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return Figure(title, png, svg, caption)
 
 
@@ -587,6 +600,9 @@ def cost_vs_score(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> Figur
 def all_plots(runs: list[dict[str, Any]], out: Path,
               searches: Iterable[dict[str, Any]] = ()) -> list[Figure]:
     """Every report plot for ``runs``, written under ``out``; returns them in report order."""
+    if Path(out).is_symlink():  # never write through a link out of the results folder
+        raise OutputError(f"the plots folder {str(out)!r} is a symbolic link; remove it (the "
+                          f"report writes only inside the results folder)")
     runs = list(runs)
     df = runs_frame(runs)
     if df.empty:
