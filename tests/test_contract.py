@@ -192,6 +192,41 @@ def test_keras_save_and_load_without_custom_objects(name, built, tmp_path):
             assert type(_sequence_layers(loaded)[0].cell) is entry.obj
 
 
+# -- token inputs (issue 13): an Embedding in front of every cell and model --------------------
+TOKEN_TASK = ("selective_copy", {"length": 8, "n_tokens": 2, "vocab_size": 6})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_token_inputs_pass_through_an_embedding(name):
+    """Token tasks feed integer ids: the builder embeds them (width = units) for every name, the
+    model maps (batch, T) ids to the head, and the loss has a finite, non-zero gradient for the
+    embedding and for the sequence layer (what a training step needs; a gradient, not a step,
+    keeps this at ~0.3 s a name)."""
+    import tensorflow as tf
+
+    task = mb.get_task(TOKEN_TASK[0], **TOKEN_TASK[1])
+    keras.utils.set_random_seed(0)
+    model = build_model(task, name, units=UNITS)
+    emb = [la for la in model.layers if isinstance(la, keras.layers.Embedding)]
+    assert len(emb) == 1 and (emb[0].input_dim, emb[0].output_dim) == (6, UNITS)
+    x, y = task.data("train", n=BATCH, seed=0)
+    assert np.issubdtype(x.dtype, np.integer) and x.shape == (BATCH, 8)
+    seq = [la for la in model.layers[1:] if la.trainable_weights and la.name != "head"
+           and la is not emb[0]]
+    assert seq, f"{name}: no sequence layer with weights"
+    weights = emb[0].trainable_weights + [w for la in seq for w in la.trainable_weights]
+    with tf.GradientTape() as tape:
+        out = model(x, training=True)
+        loss = loss_for(task.spec)(y, out)
+    assert tuple(out.shape) == (BATCH, 8, 6) and np.isfinite(float(loss))
+    grads = tape.gradient(loss, weights)
+    assert grads[0] is not None and np.any(np.asarray(grads[0]) != 0), (
+        f"{name}: no gradient reaches the embedding")
+    rest = [np.asarray(g) for g in grads[1:] if g is not None]
+    assert all(np.all(np.isfinite(g)) for g in rest)
+    assert any(np.any(g != 0) for g in rest), f"{name}: no gradient for the sequence layer"
+
+
 # -- the GPU paths: XLA and mixed precision ----------------------------------------------------
 # the last-step head at T = 10: minGRU / minLSTM's scan then meets an even and an odd length;
 # copy_memory's 30 steps made XLA compile the scan's deeper recursion for 3x as long

@@ -21,8 +21,8 @@ from memorybench.tasks import Task, get_task
 from memorybench.tasks.base import TaskSpec
 
 __all__ = [
-    "DEFAULT_UNITS", "build_model", "count_params", "cudnn_eligible", "head", "loss_for",
-    "units_for_budget",
+    "DEFAULT_UNITS", "build_for_steps", "build_model", "count_params", "cudnn_eligible", "head",
+    "loss_for", "units_for_budget",
 ]
 
 BUDGET_TOLERANCE = 0.05  # a param_budget is met within 5%
@@ -62,11 +62,12 @@ def count_params(task: Task | str, name: str, units: int, layers: int = 1, **par
     return build_model(task, name, units=units, layers=layers, **params).count_params()
 
 
-def _build(spec: TaskSpec, kind: str, entry: Entry, units: int, layers: int, params) -> keras.Model:
+def _build(spec: TaskSpec, kind: str, entry: Entry, units: int, layers: int, params,
+           steps: int | None = None) -> keras.Model:
     kwargs = {**entry.meta.get("defaults", {}), **params}
     label = safe_name(entry.name)
-    inputs = keras.Input(shape=(spec.steps, spec.input_dim), name="x")
-    h = inputs
+    steps = spec.steps if steps is None else steps  # the input's length; cells see the spec
+    inputs, h = _inputs(spec, steps, units)
     for i in range(layers):
         seq = i < layers - 1 or spec.output == "every_step"
         layer_name = f"{label}_{i}"
@@ -76,9 +77,32 @@ def _build(spec: TaskSpec, kind: str, entry: Entry, units: int, layers: int, par
             layer = keras.layers.RNN(cell, return_sequences=seq, name=layer_name)
         else:
             layer = _make_layer(entry, spec, units, seq, kwargs)
-        h = _apply(layer, h, entry.name, seq, spec.steps)
+        h = _apply(layer, h, entry.name, seq, steps)
     outputs = head(spec)(h)
     return keras.Model(inputs, outputs, name=f"{label}_{safe_name(spec.name)}")
+
+
+def _inputs(spec: TaskSpec, steps: int, units: int):
+    """The model input and what the sequence layers read: float features as they are; token ids
+    (``spec.input_kind == "tokens"``) through a Keras ``Embedding`` of width ``units`` (the
+    model width, as in Zoology and Mamba), the same for every cell and model."""
+    if getattr(spec, "input_kind", "float") != "tokens":
+        x = keras.Input(shape=(steps, spec.input_dim), name="x")
+        return x, x
+    x = keras.Input(shape=(steps,), dtype="int32", name="x")
+    return x, keras.layers.Embedding(spec.vocab_size, units, name="embedding")(x)
+
+
+def build_for_steps(task: Task | str, name: str, steps: int, units: int, layers: int = 1,
+                    **params: Any) -> keras.Model:
+    """The model ``build_model(task, name, units, layers, **params)`` makes, reading sequences
+    of ``steps`` steps: cells and model factories still see the task's own spec (its training
+    length), only the input is longer or shorter, so a trained model's weights load into it
+    (``set_weights``). The runner scores ``eval_lengths`` with it."""
+    task = _task(task)
+    check_positive("steps", steps)
+    kind, entry = model_entry(name)
+    return _build(task.spec, kind, entry, units, layers, params, steps=steps)
 
 
 # -- construction and checks ------------------------------------------------------------------
@@ -109,6 +133,7 @@ def _make_layer(entry: Entry, spec, units, seq, kwargs) -> keras.layers.Layer:
     except MemorybenchError:
         raise
     except (TypeError, ValueError) as exc:
+        _check_passed_on(entry, fn, spec, units, seq, kwargs)  # names the accepted ones
         raise ConfigError(f"model {entry.name!r}: {one_line(exc)}") from exc
     if not isinstance(layer, keras.layers.Layer):
         raise PluginError(
@@ -116,6 +141,40 @@ def _make_layer(entry: Entry, spec, units, seq, kwargs) -> keras.layers.Layer:
             f"(spec, units, return_sequences, **params) must return a keras.layers.Layer"
         )
     return layer
+
+
+def _check_passed_on(entry: Entry, fn, spec, units, seq, kwargs: dict) -> None:
+    """A factory that passes ``**params`` on (to ``keras.layers.LSTM``, say) failed on them:
+    check them against the class of the layer it makes without them, naming its arguments."""
+    defaults = entry.meta.get("defaults", {})
+    try:
+        plain = fn(spec, units, seq, **defaults)
+    except Exception:  # it fails without the user's params too: the caller reports the error
+        return
+    cls = type(plain)
+    _check_kwargs(entry.name, cls.__name__, cls.__init__, kwargs, base=keras.layers.Layer.__init__)
+
+
+def check_params(task: Task | str, name: str, units: int, layers: int, params: dict) -> None:
+    """Construct the cell or sequence layer ``name`` with ``params`` (no weights are made), so
+    that an unknown or bad constructor argument is a ConfigError naming the accepted ones before
+    a run starts (``config.resolve`` calls it). Remembered per name, task, units and params."""
+    task = _task(task)
+    key = (name, task.name, repr(sorted(task.params().items())), units, layers,
+           repr(sorted(params.items())))
+    if key in _PARAMS_CHECKED:
+        return
+    kind, entry = model_entry(name)
+    spec = task.spec
+    kwargs = {**entry.meta.get("defaults", {}), **params}
+    if kind == "cell":
+        _make_cell(entry, spec, units, kwargs)
+    else:
+        _make_layer(entry, spec, units, layers > 1 or spec.output == "every_step", kwargs)
+    _PARAMS_CHECKED.add(key)
+
+
+_PARAMS_CHECKED: set[tuple] = set()
 
 
 def _check_kwargs(name: str, owner: str, fn, kwargs: dict, base=None) -> None:

@@ -17,6 +17,11 @@ _BUILTIN = {
     "delayed_xor": "memorybench.tasks.delayed_xor:DelayedXor",
     "sequential_mnist": "memorybench.tasks.mnist:SequentialMnist",
     "permuted_mnist": "memorybench.tasks.mnist:PermutedMnist",
+    "selective_copy": "memorybench.tasks.selective_copy:SelectiveCopy",
+    "mqar": "memorybench.tasks.mqar:Mqar",
+    "induction_heads": "memorybench.tasks.induction_heads:InductionHeads",
+    "temporal_order": "memorybench.tasks.temporal_order:TemporalOrder",
+    "noisy_cifar": "memorybench.tasks.noisy_cifar:NoisyCifar",
 }
 
 TASKS = Registry("task", "memorybench.tasks", builtins=lambda: dict(_BUILTIN))

@@ -13,6 +13,7 @@ from memorybench.errors import ConfigError, check_int
 
 SPLITS = ("train", "val", "test")
 OUTPUT_KINDS = ("regression", "last", "every_step")
+INPUT_KINDS = ("float", "tokens")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,12 @@ class TaskSpec:
     labels; ``ignore_class`` marks steps that carry no loss. ``loss`` is the Keras loss name for
     those targets (binary tasks use two classes: softmax cross-entropy over two classes is the
     binary cross-entropy of the logit difference).
+
+    ``input_kind`` is ``float`` (x: (n, steps, input_dim) float32; the seed tasks, one-hot
+    where the input is symbolic) or ``tokens`` (x: (n, steps) int32 ids in
+    ``[0, vocab_size)``; ``input_dim`` is 1, and the model builder puts a Keras ``Embedding``
+    in front of the sequence layers). ``eval_lengths``: lengths beyond (or below) the training
+    length at which the runner also scores the trained model, one result per length.
     """
 
     name: str
@@ -40,6 +47,9 @@ class TaskSpec:
     out_dim: int = 1  # regression outputs
     ignore_class: int | None = None
     dataset: str = "synthetic"
+    input_kind: str = "float"  # "float" | "tokens"
+    vocab_size: int = 0  # tokens: ids are 0..vocab_size-1; 0 for float inputs
+    eval_lengths: tuple = ()  # extra test lengths, scored per length (induction_heads)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -190,3 +200,73 @@ def is_solved(spec: TaskSpec, metric: float) -> bool:
     if spec.solved_at is None:
         return False
     return bool(metric >= spec.solved_at if spec.higher_is_better else metric <= spec.solved_at)
+
+
+# -- helpers of the token tasks ------------------------------------------------------------------
+def distinct_ints(rng: np.random.Generator, n: int, k: int, high: int) -> np.ndarray:
+    """(n, k) int64: each row k distinct integers of ``[0, high)``, a uniformly random ordered
+    k-subset (the order of drawing), vectorised over rows.
+
+    Draw i picks uniformly among the ``high - i`` values not yet taken: a draw j in
+    ``[0, high - i)`` becomes the j-th untaken value u, the least fixed point of
+    u = j + #(taken <= u), reached by iterating from u = j (a few passes when ``high`` >> k). No
+    (n, high) temporary, so it stays cheap for a large ``high`` (MQAR's 4,095 keys) and for long
+    sequences (selective copying's positions).
+    """
+    if k > high:
+        raise ConfigError(f"cannot draw {k} distinct values from {high}")
+    out = np.empty((n, k), np.int64)
+    for i in range(k):
+        j = rng.integers(0, high - i, n)
+        u = j
+        while i:
+            nxt = j + np.count_nonzero(out[:, :i] <= u[:, None], axis=1)
+            if np.array_equal(nxt, u):
+                break
+            u = nxt
+        out[:, i] = u
+    return out
+
+
+def sorted_subsets(rng: np.random.Generator, n: int, k: int, high: int) -> np.ndarray:
+    """(n, k) int64: each row a uniformly random k-subset of ``[0, high)``, ascending.
+
+    Where k*k <= high, k draws with replacement are sorted and the rows with a repeat are drawn
+    again (conditioned on being distinct, iid draws are a uniform ordered subset; a row repeats
+    with probability about 1 - exp(-k^2 / 2 high) <= 0.4, so a few rounds); otherwise
+    ``distinct_ints``, sorted. The rejection path is ~3x faster for selective copying's 16
+    positions among hundreds.
+    """
+    if k * k > high:
+        return np.sort(distinct_ints(rng, n, k, high), axis=1)
+    out = np.sort(rng.integers(0, high, (n, k)), axis=1)
+    redo = _repeats(out)
+    while redo.size:
+        out[redo] = np.sort(rng.integers(0, high, (redo.size, k)), axis=1)
+        redo = redo[_repeats(out[redo])]
+    return out
+
+
+def _repeats(rows: np.ndarray) -> np.ndarray:
+    """Indices of the sorted ``rows`` that hold a value twice."""
+    return np.unique(np.flatnonzero(rows[:, 1:] == rows[:, :-1]) // (rows.shape[1] - 1))
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """The smallest signed integer type for ids 0..vocab_size-1 and the no-target label -1:
+    token sequences of 4,096 steps take a quarter of the memory of int32 (Keras' ``Embedding``
+    and sparse cross-entropy take any integer type)."""
+    for dt in (np.int8, np.int16, np.int32):
+        if vocab_size - 1 <= np.iinfo(dt).max:
+            return np.dtype(dt)
+    return np.dtype(np.int64)
+
+
+def token_row(v, width: int = 60, symbols: dict | None = None, pad: int = 2) -> str:
+    """Tokens as one line of ``pad``-wide columns, the middle elided past ``width`` tokens;
+    ``symbols`` maps ids to what to print (e.g. ``{-1: "."}`` for steps without a target)."""
+    symbols = symbols or {}
+    s = [symbols.get(int(a), str(int(a))).rjust(pad) for a in np.asarray(v).reshape(-1)]
+    if len(s) > width:
+        s = s[: width // 2] + ["…".rjust(pad)] + s[-width // 2 :]
+    return " ".join(s)
