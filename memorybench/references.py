@@ -163,3 +163,168 @@ def _cell(v: Any) -> str:
     if isinstance(v, float):
         return format_value(v)
     return str(v) if v != "" else "-"
+
+
+# -- published numbers beside ours ------------------------------------------------------------
+# The reference table names models as the papers do; these are the suite's names for them.
+MODEL_NAMES = {"LSTM": "lstm", "GRU": "gru", "RNN": "simple_rnn", "TCN": "tcn", "coRNN": "cornn",
+               "IRNN": "irnn", "IndRNN": "indrnn", "LMU": "lmu"}
+# parameter counts within this fraction of the published one count as the same model size
+PARAMS_TOLERANCE = 0.10
+MATCH_COLUMNS = (
+    "dataset", "task", "variant", "length", "ran_length", "model", "units", "params", "n_seeds",
+    "metric",
+    "ours", "published", "unit", "ratio", "match", "differences", "source", "where",
+)
+UNMATCHED_COLUMNS = ("task", "variant", "length", "model", "params", "metric", "value", "unit",
+                     "source", "where")
+
+
+def our_model(paper_model: str) -> str:
+    """The suite's name for a model as a paper names it (``RNN`` -> ``simple_rnn``)."""
+    return MODEL_NAMES.get(paper_model, paper_model.lower())
+
+
+def variant_matches(ref_variant: str, task_params: dict[str, Any]) -> bool:
+    """Whether a run's task parameters are the row's variant: ``k=v`` parts must be equal, a bare
+    ``v`` (``anywhere``, ``scalar``) must be the value of one of the parameters."""
+    values = {str(v) for v in task_params.values()}
+    for part in filter(None, (p.strip() for p in (ref_variant or "").split(","))):
+        key, eq, value = part.partition("=")
+        if eq and str(task_params.get(key.strip())) != value.strip():
+            return False
+        if not eq and part not in values:
+            return False
+    return True
+
+
+def parse_count(text: str) -> float | None:
+    """A published parameter count: ``~70K (...)`` -> 70000, ``93 weights`` -> 93; None where the
+    row gives none (``256 hidden units``)."""
+    import re
+
+    m = re.match(r"^\s*~?\s*([\d][\d,]*\.?\d*)\s*([KkMm])?\b\s*(\S*)", text or "")
+    if not m or m.group(3).lower() in ("hidden", "units", "unit"):
+        return None
+    value = float(m.group(1).replace(",", ""))
+    return value * {"k": 1e3, "m": 1e6}.get((m.group(2) or "").lower(), 1.0)
+
+
+def in_paper_units(ref: dict[str, Any], metric: str | None, metric_mean: float | None,
+                   paper_metrics: dict[str, float] | None) -> float | None:
+    """Our number in the row's metric and unit (``our_metric``): a summary metric, ``NAME
+    (x100)`` for percent, ``paper_metrics.NAME``; the count of wrong test sequences from a
+    fraction correct. None where the run does not measure it."""
+    spec = (ref.get("our_metric") or "").strip()
+    if not spec:
+        return None
+    name, _, scale = spec.partition(" (x")
+    if name.startswith("paper_metrics."):
+        value = (paper_metrics or {}).get(name[len("paper_metrics."):])
+    elif name == metric:
+        value = metric_mean
+    else:
+        return None
+    if value is None or not math.isfinite(value):
+        return None
+    if scale:
+        value *= float(scale.rstrip(")"))
+    if ref["metric"] == "wrong_predictions":  # H&S 1997: wrong sequences of N test sequences
+        total = parse_count((ref.get("unit") or "").rsplit(" ", 1)[-1])
+        value = (1.0 - value) * total if total else None
+    return value
+
+
+def compare(entries: list[dict[str, Any]], rows: list[dict[str, Any]] | None = None):
+    """Published numbers beside ours: ``(matched, unmatched)``.
+
+    ``entries`` are leaderboard entries (dicts with ``dataset``, ``task``, ``task_params``,
+    ``length``, ``model``, ``units``, ``params``, ``metric``, ``metric_mean``,
+    ``paper_metrics_mean``, ``n_seeds``, ``train_settings`` and, for a scaled run of a
+    reproduction profile, ``reproduces``: the setting it stands for, and ``scale``). An entry
+    matches a reference row when task, variant, length and model are the row's and the run
+    measures the row's metric (``in_paper_units``). Each match is ``MATCH_COLUMNS``: ours in the
+    paper's unit, the published value, their ratio (ours / published), ``match``: ``same``
+    (parameter count within ``PARAMS_TOLERANCE`` of the published one, same data),
+    ``approximate`` (otherwise) or ``scaled`` (a scaled-down run), and the differences spelled
+    out, the training budget always. ``unmatched``: the rows of the tasks the entries have that
+    no entry matched (``UNMATCHED_COLUMNS``)."""
+    rows = load() if rows is None else rows
+    matched, hit = [], set()
+    for e in entries:
+        setting = e.get("reproduces") or e
+        params = dict(setting.get("task_params") or {})
+        length = setting.get("length")
+        for i, ref in enumerate(rows):
+            if (ref["task"] != setting.get("task") or ref["length"] != length
+                    or our_model(ref["model"]) != setting.get("model")
+                    or not variant_matches(ref["variant"], params)):
+                continue
+            ours = in_paper_units(ref, e.get("metric"), e.get("metric_mean"),
+                                  e.get("paper_metrics_mean"))
+            if ours is None:
+                continue
+            hit.add(i)
+            kind, differences = _differences(e, ref)
+            matched.append({
+                "dataset": e.get("dataset"), "task": setting.get("task"),
+                "variant": ref["variant"], "length": length, "ran_length": e.get("length"),
+                "model": e.get("model"),
+                "units": e.get("units"), "params": e.get("params"), "n_seeds": e.get("n_seeds"),
+                "metric": ref["metric"], "ours": ours, "published": ref["value"],
+                "unit": ref["unit"], "ratio": ours / ref["value"] if ref["value"] else None,
+                "match": kind, "differences": differences,
+                "source": f"{ref['source']} {ref['year']}", "where": ref["where"], "_row": i,
+            })
+    matched.sort(key=lambda m: m.pop("_row"))  # the reference table's order (the papers')
+    tasks_seen = {(e.get("reproduces") or e).get("task") for e in entries}
+    unmatched = [{**{c: r[c] for c in UNMATCHED_COLUMNS if c in r},
+                  "source": f"{r['source']} {r['year']}"}
+                 for i, r in enumerate(rows) if i not in hit and r["task"] in tasks_seen]
+    return matched, unmatched
+
+
+def _differences(entry: dict[str, Any], ref: dict[str, Any]) -> tuple[str, str]:
+    """(``same`` | ``approximate`` | ``scaled``, the differences in words)."""
+    words, approximate = [], False
+    scale = entry.get("scale")
+    setting = entry.get("reproduces") or {}
+    if scale and setting:
+        ran = entry.get("train_settings") or {}
+        parts = []
+        if entry.get("length") != setting.get("length"):
+            parts.append(f"length {entry.get('length')} instead of {setting.get('length')}")
+        for key, label in (("steps", "steps"), ("n_train", "training sequences")):
+            if ran.get(key) is not None and ran.get(key) != setting.get(key):
+                parts.append(f"{ran.get(key):,} {label} instead of {setting.get(key):,}")
+        words.append(f"SCALED run ({scale}): " + (", ".join(parts) or "smaller"))
+    count = parse_count(ref["params"])
+    ours = entry.get("params")
+    if ours is None:
+        words.append(f"parameters: ours unknown, published {ref['params']}")
+        approximate = True
+    elif count is None:
+        words.append(f"parameters: ours {int(ours):,}, published {ref['params']}")
+        approximate = True
+    else:
+        rel = ours / count - 1.0
+        if abs(rel) > PARAMS_TOLERANCE:
+            approximate = True
+        words.append(f"parameters: ours {int(ours):,}, published {ref['params']} "
+                     f"({rel:+.0%})")
+    dataset = entry.get("dataset")
+    if dataset and dataset not in ("synthetic", "mnist"):
+        words.append(f"data: ours {dataset}, published the full dataset")
+        approximate = True
+    ran = entry.get("train_settings") or {}
+    if ran.get("steps"):
+        budget = f"{ran['steps']:,} steps of batch {ran.get('batch_size', '?')}"
+        lr = entry.get("lr")
+        if ran.get("optimizer"):
+            budget += f", {ran['optimizer']}" + (
+                f" lr {lr:g}" if isinstance(lr, (int, float)) else "")
+        words.append(f"budget: ours {budget}; published {ref['training_budget']}")
+    else:
+        words.append(f"budget: published {ref['training_budget']}")
+    kind = "scaled" if scale else ("approximate" if approximate else "same")
+    return kind, "; ".join(words)

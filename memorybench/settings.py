@@ -21,6 +21,12 @@ grammar.
 ``TASK.FIELD``             a parameter of one task, e.g. ``adding.variant=anywhere``
 ``TASK.lengths``           the lengths of one task
 ``TASK.train.FIELD``       a training setting for one task (``TASK.train.lrs`` too)
+``MODEL.KEY``              ``train.FIELD``, ``model.units`` / ``layers`` / ``param_budget`` or
+                           ``model.params.NAME`` for one model, e.g. ``tcn.train.lr=0.002``
+``TASK.MODEL.KEY``         the same for one model on one task (wins over ``MODEL.KEY``), e.g.
+                           ``adding.lstm.model.units=130``; the reproduction profiles tune
+                           per model this way. A scope naming a model the sweep does not run
+                           is left unused (``--models`` may take a slice of a profile)
 =========================  ================================================================
 
 The TOML file uses the same keys as tables: ``seeds = 2``, ``[train] lr = 0.003``,
@@ -76,7 +82,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.n_val": 256,
         "train.n_test": 512,
         "train.eval_batch_size": 256,
-        # 28 steps of 28 pixels (one row a step): pixel-by-pixel (784 steps) is for `paper`
+        # 28 steps of 28 pixels (one row a step): pixel by pixel (784 steps) is `bai2018`'s
         "sequential_mnist.pixels_per_step": 28,
     },
     "quick": {
@@ -101,34 +107,140 @@ PROFILES: dict[str, dict[str, Any]] = {
         "copy_memory.train.steps": 3000,
         "copy_memory.train.lr": 1e-2,
     },
-    "paper": {
-        "description": "published settings (Arjovsky et al. 2016; Le et al. 2015; Bai et al. "
-        "2018): long lengths, 128 units, 3 seeds, every built-in model; for a GPU",
-        "tasks": ["adding", "copy_memory", "delayed_xor", "sequential_mnist", "permuted_mnist"],
-        "models": "all",
-        "seeds": 3,
-        "adding.lengths": [100, 200, 400, 750],
-        "copy_memory.lengths": [100, 200, 300, 500],
-        "delayed_xor.lengths": [100, 200, 400],
-        "model.units": 128,
-        "train.steps": 20_000,
-        "train.eval_every": 500,
-        "train.batch_size": 128,
-        "train.lr": 1e-3,
-        "train.clipnorm": 1.0,
-        "train.n_train": 100_000,
-        "copy_memory.train.n_train": 50_000,  # one-hot sequences of up to 520 steps: 1 GB
-        "train.n_val": 2000,
-        "train.n_test": 10_000,
+    # -- reproduction profiles: one per paper, its settings as the paper gives them ---------------
+    # For a GPU. Every number is read in the paper (Bai et al. 2018: Section 5, Table 1, and the
+    # supplement's Tables 2 and 3; Arjovsky et al. 2016: Section 4) or, where the paper is silent,
+    # in the authors' code, or else is a default we chose; each says which (docs/reproduce.md).
+    # `memorybench reproduce PROFILE --scale cpu` runs them scaled down (run/reproduce.py).
+    "bai2018": {
+        "description": "Bai, Kolter & Koltun 2018 (TCN paper), Table 1's synthetic rows: "
+        "sequential and permuted MNIST (784 x 1), adding T=600, copy memory T=1000, for LSTM, "
+        "GRU, vanilla RNN and TCN with the paper's per-model settings; for a GPU",
+        "tasks": ["sequential_mnist", "permuted_mnist", "adding", "copy_memory"],
+        "models": ["lstm", "gru", "simple_rnn", "tcn"],
+        "seeds": 3,  # not stated (Table 1 gives one number per cell): our choice
+        "sequential_mnist.pixels_per_step": 1,  # "presented ... as a 784 x 1 sequence"
+        "permuted_mnist.pixels_per_step": 1,
+        "adding.lengths": [600],
+        "adding.variant": "anywhere",  # the markers of the authors' code (adding task card)
+        "copy_memory.lengths": [1000],
+        "copy_memory.encoding": "scalar",  # one digit a step, as the authors' code
+        "train.early_stop": False,  # the paper trains a fixed budget, then reports the loss
+        "train.eval_every": 625,
+        "train.n_val": 1000,  # no validation split in the paper or code: ours
         "train.eval_batch_size": 1000,
+        # budgets: MNIST "run over 10 epochs" (Section 5.2) of the 60,000 training digits at
+        # batch 64 (code default) = 9,375 steps; adding / copy memory: the code's defaults,
+        # 10 epochs of 50,000 sequences / 50 epochs of 10,000 at batch 32 = 15,625 steps
+        "sequential_mnist.train.steps": 9375,
+        "permuted_mnist.train.steps": 9375,
+        "adding.train.steps": 15_625,
+        "copy_memory.train.steps": 15_625,
+        "sequential_mnist.train.n_train": 60_000,  # capped at our 55,000-digit train split
+        "permuted_mnist.train.n_train": 60_000,
+        "adding.train.n_train": 50_000,  # code: data_generator(50000, ...)
+        "copy_memory.train.n_train": 10_000,  # code: n_train = 10000
+        "sequential_mnist.train.n_test": 10_000,
+        "permuted_mnist.train.n_test": 10_000,
+        "adding.train.n_test": 1000,  # code: data_generator(1000, ...)
+        "copy_memory.train.n_test": 1000,  # code: n_test = 1000
+        # recurrent models: Table 3 (LSTM); "GRU hyperparameters were chosen in a similar
+        # fashion, but typically with more hidden units" (A.2), vanilla RNN settings not given:
+        # GRU and RNN get the LSTM's training and Table 1's model size as a parameter budget
+        "sequential_mnist.train.optimizer": "rmsprop",  # Table 3: RMSprop 1e-3, clip 1
+        "sequential_mnist.train.lr": 1e-3,
+        "sequential_mnist.train.clipnorm": 1.0,
+        "sequential_mnist.train.batch_size": 64,  # not stated for RNNs: the TCN code's
+        "permuted_mnist.train.optimizer": "rmsprop",  # Table 3: RMSprop 1e-3, clip 1
+        "permuted_mnist.train.lr": 1e-3,
+        "permuted_mnist.train.clipnorm": 1.0,
+        "permuted_mnist.train.batch_size": 64,
+        "adding.train.optimizer": "adam",  # Table 3, T=600: optimizer and rate not stated
+        "adding.train.lr": 2e-3,  # (Adam 2e-3 is its T=400 row): our choice
+        "adding.train.clipnorm": 5.0,  # Table 3, T=600: grad clip 5
+        "adding.train.batch_size": 32,  # not stated for RNNs: the TCN code's
+        "copy_memory.train.optimizer": "rmsprop",  # Table 3: "RMSprop/Adam", rate not stated:
+        "copy_memory.train.lr": 5e-4,  # the TCN's RMSprop 5e-4 (Table 2)
+        "copy_memory.train.clipnorm": 1.0,  # Table 3, T=1000: grad clip 1
+        "copy_memory.train.batch_size": 32,  # not stated for RNNs: the TCN code's
+        "sequential_mnist.lstm.model.units": 130,  # Table 3: 1 layer, 130 hidden
+        "permuted_mnist.lstm.model.units": 130,  # (forget bias 10 there: ours stays 1)
+        "adding.lstm.model.units": 130,  # Table 3, T=600: 1 layer, 130 hidden, bias 1
+        "copy_memory.lstm.model.units": 50,  # Table 3, T=1000: 1 layer, 50 hidden
+        "sequential_mnist.gru.model.param_budget": 70_000,  # Table 1 'Model Size' ~70K
+        "permuted_mnist.gru.model.param_budget": 70_000,
+        "adding.gru.model.param_budget": 70_000,
+        "copy_memory.gru.model.param_budget": 16_000,  # Table 1: ~16K
+        "sequential_mnist.simple_rnn.model.param_budget": 70_000,
+        "permuted_mnist.simple_rnn.model.param_budget": 70_000,
+        "adding.simple_rnn.model.param_budget": 70_000,
+        "copy_memory.simple_rnn.model.param_budget": 16_000,
+        # TCN: Table 2 (k kernel size, n levels = dilations 1..2^(n-1), hidden channels);
+        # "Adam ... learning rate 0.002 for TCN, unless otherwise noted" (Section 5)
+        "tcn.train.optimizer": "adam",
+        "tcn.train.lr": 2e-3,
+        "tcn.train.clipnorm": 0.0,  # Table 2: grad clip N/A
+        "sequential_mnist.tcn.model.units": 25,  # Table 2: k=7, n=8, hidden 25 (its second
+        "sequential_mnist.tcn.model.params.kernel_size": 7,  # row, 6/8/20, is the 42K model)
+        "sequential_mnist.tcn.model.params.dilations": [1, 2, 4, 8, 16, 32, 64, 128],
+        "permuted_mnist.tcn.model.units": 25,
+        "permuted_mnist.tcn.model.params.kernel_size": 7,
+        "permuted_mnist.tcn.model.params.dilations": [1, 2, 4, 8, 16, 32, 64, 128],
+        "adding.tcn.model.units": 24,  # Table 2, T=600: k=8, n=8, hidden 24, dropout 0
+        "adding.tcn.model.params.kernel_size": 8,
+        "adding.tcn.model.params.dilations": [1, 2, 4, 8, 16, 32, 64, 128],
+        "copy_memory.tcn.model.units": 10,  # Table 2, T=1000: k=8, n=8, hidden 10,
+        "copy_memory.tcn.model.params.kernel_size": 8,  # dropout 0.05, clip 1, RMSprop 5e-4
+        "copy_memory.tcn.model.params.dilations": [1, 2, 4, 8, 16, 32, 64, 128],
+        "copy_memory.tcn.model.params.dropout": 0.05,
+        "copy_memory.tcn.train.optimizer": "rmsprop",
+        "copy_memory.tcn.train.lr": 5e-4,
+        "copy_memory.tcn.train.clipnorm": 1.0,
+    },
+    "arjovsky2016": {
+        "description": "Arjovsky, Shah & Bengio 2016 (uRNN paper), Section 4: copy memory "
+        "T=100..500 and adding T=100..750 for the tanh RNN and the LSTM, RMSProp 1e-3, "
+        "gradients clipped at 1; for a GPU",
+        "tasks": ["copy_memory", "adding"],
+        # the uRNN is not in the suite; the IRNN is not shown in the paper's figures ("only
+        # ran without blowing up with incredibly low learning rates"): not run
+        "models": ["simple_rnn", "lstm"],
+        "seeds": 3,  # not stated: our choice
+        "copy_memory.lengths": [100, 200, 300, 500],  # "time lags of 100, 200, 300, 500"
+        "adding.lengths": [100, 200, 400, 750],  # "T = 100, 200, 400, 750"
+        "adding.variant": "half",  # "first 1 ... in the first half ... second in the second"
+        "copy_memory.encoding": "onehot",  # 10 categories
+        "train.optimizer": "rmsprop",  # "RMSProp ... for all experiments"
+        "train.lr": 1e-3,  # "a learning rate of 10^-3 and a decay rate of 0.9" (Keras rho=0.9)
+        "train.clipnorm": 1.0,  # "clip gradients at 1" (the code clips each element; ours: norm)
+        "train.batch_size": 20,  # adding: "batch sizes of 20 and 50, best reported"; code: 20
+        "train.steps": 20_000,  # not stated in the text: the authors' code default n_iter
+        "train.eval_every": 500,
+        "train.early_stop": False,  # the paper plots the whole budget
+        "train.n_train": 100_000,  # code: n_train = 1e5
+        # one-hot sequences of 520 steps: 100,000 of them are 2 GB, 50,000 keep it at 1 GB
+        "copy_memory.train.n_train": 50_000,
+        "train.n_val": 1000,  # no validation split in the paper or code: ours
+        "train.n_test": 10_000,  # code: n_test = 1e4
+        "train.eval_batch_size": 1000,
+        "copy_memory.simple_rnn.model.units": 80,  # "hidden layers of size 80, 80, 40 and
+        "copy_memory.lstm.model.units": 40,  # 128" (tanh RNN, IRNN, LSTM, uRNN)
+        "adding.simple_rnn.model.units": 128,  # "128 hidden units for the RNN with tanh,
+        "adding.lstm.model.units": 128,  # IRNN and LSTM"
     },
 }
+# the profile the reproduction profiles replaced; asking for it names them
+RETIRED_PROFILES = {"paper": "replaced by one profile per reproduced paper"}
 DEFAULT_PROFILE = "quick"  # the base when no --profile is given
 
 
 def profile(name: str) -> dict[str, Any]:
+    if not isinstance(name, str):  # a TOML file's ``profile = ["smoke"]``
+        raise ConfigError(f"profile must be one name (a string), got {name!r}; known: "
+                          f"{', '.join(PROFILES)}")
     if name not in PROFILES:
-        raise ConfigError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}")
+        why = f" ({RETIRED_PROFILES[name]})" if name in RETIRED_PROFILES else ""
+        raise ConfigError(f"unknown profile {name!r}{why}; known: {', '.join(PROFILES)}")
     return {k: v for k, v in PROFILES[name].items() if k != "description"}
 
 
@@ -247,7 +359,8 @@ def study(name: str, scale: str) -> dict[str, Any]:
 
 
 # -- the settings key space ------------------------------------------------------------------
-SWEEP_KEYS = ("tasks", "models", "lengths", "seeds", "match_params")
+SWEEP_KEYS = ("tasks", "models", "lengths", "seeds", "match_params", "allow_large_grid")
+MAX_GRID = 10_000  # runs in one grid; more only with allow_large_grid (--allow-large-grid)
 MODEL_KEYS = ("units", "layers", "param_budget")
 _TRAIN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
@@ -259,7 +372,8 @@ def known_keys() -> list[str]:
         *(f"train.{f}" for f in _TRAIN_DEFAULTS), "train.lrs",
         *(f"model.{f}" for f in MODEL_KEYS),
         "model.params.NAME", "task.FIELD", "FIELD", "TASK.FIELD", "TASK.lengths",
-        "TASK.train.FIELD",
+        "TASK.train.FIELD", "MODEL.train.FIELD", "MODEL.model.FIELD", "TASK.MODEL.train.FIELD",
+        "TASK.MODEL.model.FIELD",
     ]
 
 
@@ -358,6 +472,8 @@ def typed(key: str, value: Any, like: Any) -> Any:
     elif isinstance(like, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+    elif isinstance(like, tuple):  # a list-valued task field (induction_heads.eval_lengths)
+        ok = isinstance(value, (list, tuple))  # the task checks the items
     else:
         ok = isinstance(value, type(like))
     if not ok:
@@ -447,11 +563,12 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
-def expand(settings: dict[str, Any]) -> Plan:
+def expand(settings: dict[str, Any], on_size=None) -> Plan:
     """Merged settings (the key space above) -> resolved runs.
 
     Order: task, length, model, learning rate, seed. Raises ConfigError for any bad key, name
-    or value.
+    or value, and for a grid of more than ``MAX_GRID`` runs unless ``allow_large_grid`` is true
+    (counted before a run is made); ``on_size(n, how)`` hears the count first.
     """
     from memorybench.models import CELLS, MODELS, model_names
     from memorybench.registry import unknown
@@ -470,9 +587,28 @@ def expand(settings: dict[str, Any]) -> Plan:
     lr_grid: list[float] | None = None
     bare: set[str] = set()
     all_tasks = task_names()
+    # (task or None, model) -> {"train": {...}, "model": {...}, "params": {...}}: MODEL.KEY and
+    # TASK.MODEL.KEY, the per-model settings of the reproduction profiles
+    scoped: dict[tuple[str | None, str], dict[str, dict[str, Any]]] = {}
 
     def bad_key(key: str) -> ConfigError:
         return ConfigError(f"unknown key {key!r}; known: {', '.join(known_keys())}")
+
+    def is_model(name: str) -> bool:
+        return name in CELLS or name in MODELS
+
+    def add_scoped(key: str, scope: tuple[str | None, str], inner: str, value: Any) -> None:
+        """``inner`` (``train.FIELD``, ``model.units`` ...) of ``MODEL.`` / ``TASK.MODEL.``."""
+        kind, _, leaf = inner.partition(".")
+        slot = scoped.setdefault(scope, {"train": {}, "model": {}, "params": {}})
+        if kind == "train" and leaf in _TRAIN_DEFAULTS:
+            slot["train"][leaf] = typed(key, value, _TRAIN_DEFAULTS[leaf])
+        elif kind == "model" and leaf in MODEL_KEYS:
+            slot["model"][leaf] = typed(key, value, 1 if leaf != "param_budget" else None)
+        elif kind == "model" and leaf.startswith("params.") and len(leaf) > len("params."):
+            slot["params"][leaf[len("params."):]] = typed(key, value, None)
+        else:
+            raise bad_key(key)
 
     # 1. sort every key into its place (types are checked where the field's type is known)
     for key, value in s.items():
@@ -509,6 +645,8 @@ def expand(settings: dict[str, Any]) -> Plan:
                 per_task_train.setdefault(head, {})[leaf] = typed(
                     key, value, _TRAIN_DEFAULTS[leaf]
                 )
+            elif is_model(sub) and leaf.partition(".")[0] in ("train", "model"):
+                add_scoped(key, (head, sub), leaf, value)  # TASK.MODEL.KEY
             elif "." in rest:
                 raise bad_key(key)
             elif rest == "length":
@@ -518,6 +656,8 @@ def expand(settings: dict[str, Any]) -> Plan:
         elif not rest and key not in all_tasks:  # a bare FIELD: task.FIELD
             global_task[key] = value
             bare.add(key)
+        elif is_model(head) and rest.partition(".")[0] in ("train", "model"):
+            add_scoped(key, (None, head), rest, value)  # MODEL.KEY
         else:
             raise bad_key(key)
 
@@ -600,16 +740,31 @@ def expand(settings: dict[str, Any]) -> Plan:
             f"no task of this sweep ({', '.join(tasks)}) has parameter {unused[0]!r}"
         )
 
+    # the grid's size, before a run is made (a typo such as --seeds 1000000000 would otherwise
+    # resolve runs for hours)
+    n_runs = sum(len(trains) for _, _, trains in grid) * len(models) * seeds
+    how = (f"{len(grid)} task x length, {len(models)} model(s), "
+           f"{max(len(tr) for _, _, tr in grid)} rate(s), {seeds} seed(s)")
+    if n_runs > MAX_GRID and typed("allow_large_grid", s.get("allow_large_grid", False),
+                                   False) is not True:
+        raise ConfigError(
+            f"the grid has {n_runs:,} runs ({how}), more than {MAX_GRID:,}; allowed: at most "
+            f"{MAX_GRID:,}, or confirm with --allow-large-grid (key allow_large_grid=true)"
+        )
+    if on_size is not None:
+        on_size(n_runs, how)
+
     # 5. runs, resolved (units fitted to the budget once per task instance and model)
     configs: list[RunConfig] = []
     seen: set[str] = set()
     for t, p, trains in grid:
         for m in models:
+            m_kw, m_params, m_trains = _scoped_settings(
+                scoped, t, m, model_kw, model_params, trains)
             first = resolve(RunConfig(
-                TaskConfig(t, p), ModelConfig(m, params=dict(model_params), **model_kw),
-                trains[0], 0,
+                TaskConfig(t, p), ModelConfig(m, params=m_params, **m_kw), m_trains[0], 0,
             ))
-            for train in trains:
+            for train in m_trains:
                 for seed in range(seeds):
                     cfg = dataclasses.replace(first, train=train, seed=seed)
                     rid = run_id(cfg)
@@ -617,6 +772,34 @@ def expand(settings: dict[str, Any]) -> Plan:
                         seen.add(rid)
                         configs.append(cfg)
     return Plan(configs, list(dict.fromkeys(notes)))
+
+
+def _scoped_settings(scoped, task: str, model: str, model_kw: dict, model_params: dict,
+                     trains: list[TrainConfig]):
+    """The model size, constructor arguments and training runs of ``model`` on ``task``: the
+    sweep's, then ``MODEL.KEY``, then ``TASK.MODEL.KEY`` (later wins). A scoped ``lr`` replaces
+    a learning-rate grid; scoped ``units`` replace a parameter budget and vice versa."""
+    kw, params, train_kw = dict(model_kw), dict(model_params), {}
+    for scope in ((None, model), (task, model)):
+        slot = scoped.get(scope)
+        if not slot:
+            continue
+        size = slot["model"]
+        if "units" in size:
+            kw["param_budget"] = None
+        if size.get("param_budget") is not None:
+            kw["units"] = None
+        kw.update(size)
+        params.update(slot["params"])
+        train_kw.update(slot["train"])
+    if not train_kw:
+        return kw, params, trains
+    if "lr" in train_kw:
+        trains = trains[:1]
+    try:
+        return kw, params, [dataclasses.replace(tr, **train_kw) for tr in trains]
+    except TypeError as exc:  # pragma: no cover - keys were checked when sorted
+        raise ConfigError(str(exc)) from None
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -632,7 +815,7 @@ def _default(f: dataclasses.Field) -> Any:
 OPTION_KEYS = {
     "tasks": "tasks", "models": "models", "lengths": "lengths", "seeds": "seeds",
     "match_params": "match_params", "lrs": "train.lrs", "precision": "train.precision",
-    "jit": "train.jit",
+    "jit": "train.jit", "allow_large_grid": "allow_large_grid",
 }
 
 

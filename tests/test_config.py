@@ -175,8 +175,13 @@ def test_profiles_expand_and_unknown_profiles_are_named():
         n for n in smoke.notes if "ignored" in n]
     assert len([n for n in smoke.notes if "ignored" in n]) == 1
     assert len(expand(S.profile("quick")).configs) == 9
-    with pytest.raises(ConfigError, match="unknown profile 'fast'; known: smoke, quick, paper"):
+    with pytest.raises(ConfigError,
+                       match="unknown profile 'fast'; known: smoke, quick, bai2018, arjovsky2016"):
         S.profile("fast")
+    # the retired `paper` profile names the reproduction profiles that replaced it
+    with pytest.raises(ConfigError, match=r"unknown profile 'paper' \(replaced by one profile per "
+                       r"reproduced paper\); known: smoke, quick, bai2018, arjovsky2016"):
+        S.profile("paper")
 
 
 def test_match_params_gives_every_model_the_same_budget():

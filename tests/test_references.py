@@ -56,6 +56,25 @@ def test_the_table_holds_the_numbers_the_issue_asks_for():
     assert {r["metric"] for r in copy} == {"ce_all_steps"}  # named as in our paper_metrics
 
 
+def test_the_s4_lstm_rows_and_the_lmu_row_say_where_they_were_read():
+    rows = refs.load()
+    s4 = {(r["task"], r["model"]): r for r in rows if r["source"] == "Gu, Goel & Ré"}
+    assert set(s4) == {("sequential_mnist", "LSTM"), ("permuted_mnist", "LSTM")}
+    assert (s4[("sequential_mnist", "LSTM")]["value"], s4[("permuted_mnist", "LSTM")]["value"]) == (
+        98.9, 95.11)
+    for r in s4.values():
+        assert (r["year"], r["length"], r["variant"]) == (2022, 784, "pixels_per_step=1")
+        assert "Table 6" in r["where"] and "31017929424" in r["verified_from"]
+        assert refs.parse_count(r["params"]) is None  # the S4 paper gives no LSTM size
+        assert "reports from earlier work" in r["note"]
+    (lmu,) = [r for r in rows if r["source"].startswith("Voelker")]
+    assert (lmu["task"], lmu["model"], lmu["value"], lmu["our_metric"]) == (
+        "permuted_mnist", "LMU", 97.15, "accuracy (x100)")
+    assert refs.parse_count(lmu["params"]) == 102_027 and refs.our_model("LMU") == "lmu"
+    assert "not read in the paper's own table" in lmu["note"]
+    assert "abr/neurips2019" in lmu["verified_from"]
+
+
 def test_task_filter():
     rows = refs.load(task="copy_memory")
     assert rows and {r["task"] for r in rows} == {"copy_memory"}

@@ -10,7 +10,7 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 
-from memorybench.errors import ConfigError
+from memorybench.errors import ConfigError, OutputError, os_error_line
 from memorybench.report import leaderboard as lb
 from memorybench.run import store
 
@@ -51,31 +51,84 @@ def make_report(
         skipped.append(msg)
         warn(msg)
 
+    out = results / REPORT_DIR
+    plots = out / "plots"
+    check_output(results, out, plots)  # before anything is read, computed or written
     runs = lb.load_runs(results, warn=note)
     if not runs:
         raise ConfigError(f"no completed runs under {results / 'runs'}")
-    out = results / REPORT_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    tables = report_tables(results, runs)
-    for name, text in tables.items():
-        _write_text(out / name, text)
-    board, hor, searches = tables.board, tables.hor, tables.searches
-    finding_md = tables["findings.md"]
+    for f in linked_inputs(results):
+        note(f"not read: {f} is a symbolic link (the report reads only files inside the "
+             f"results folder)")
+    grad_pngs = []
+    for png in sorted((results / GRADFLOW_DIR).glob("**/*.png")):
+        link = store.link_below(results, png)
+        if link is None:
+            grad_pngs.append(png)
+        else:
+            note(f"not embedded: {png} ({link} is a symbolic link; the report embeds only files "
+                 f"inside the results folder)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tables = report_tables(results, runs, warn=note)
+        for name, text in tables.items():
+            _write_text(out / name, text)
+        board, hor, searches = tables.board, tables.hor, tables.searches
+        finding_md = tables["findings.md"]
 
-    from memorybench.report.plots import all_plots
+        from memorybench.report.plots import all_plots
 
-    plots = out / "plots"
-    if plots.is_dir():  # plots of an earlier report (another grid) must not linger
-        for old in [*plots.glob("*.png"), *plots.glob("*.svg")]:
-            old.unlink()
-    figures = all_plots(runs, plots, searches)
-    grad_pngs = sorted((results / GRADFLOW_DIR).glob("**/*.png"))
-    index = out / "index.html"
-    _write_text(index, render_html(board, hor, figures, grad_pngs, runs, skipped, out,
-                                   finding_md))
+        if plots.is_dir():  # plots of an earlier report (another grid) must not linger
+            for old in [*plots.glob("*.png"), *plots.glob("*.svg")]:
+                old.unlink()  # a link itself, never its target
+        figures = all_plots(runs, plots, searches)
+        index = out / "index.html"
+        _write_text(index, render_html(board, hor, figures, grad_pngs, runs, skipped, out,
+                                       finding_md))
+    except OutputError:
+        raise
+    except OSError as exc:  # a read-only folder, a full disk: one line, what and where
+        raise OutputError(os_error_line(exc, f"write the report into {out}")) from exc
     if open_browser:
         open_in_browser(index, warn)
     return index
+
+
+def check_output(results: Path, *folders: Path) -> None:
+    """OutputError unless each of ``folders`` (inside ``results``) is a real folder or absent,
+    and the first one that exists on the way to them is writable: the report never writes or
+    deletes through a symbolic link, and says so before it computes anything."""
+    import os
+
+    for d in folders:
+        link = store.link_below(results, d)
+        if link is not None:
+            raise OutputError(f"{link} is a symbolic link; remove it (the report writes only "
+                              f"inside the results folder)")
+        if d.exists() and not d.is_dir():
+            raise OutputError(f"{d} is not a folder; remove it or choose another --results")
+    probe = folders[0] if folders else results
+    while not probe.exists() and probe != results:
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write the report into {folders[0] if folders else results}: "
+                          f"{probe} is not writable (permission denied)")
+
+
+def linked_inputs(results: Path) -> list[Path]:
+    """Inputs of the report besides the runs (search records, the study record, gradient-flow
+    tables) that are symbolic links: they are not read (``report.findings`` skips them)."""
+    from memorybench.report import findings as fd
+
+    candidates = [results / "searches", *(results / "searches").glob("*.json"),
+                  results / fd.STUDY_RECORD, results / GRADFLOW_DIR,
+                  *(results / GRADFLOW_DIR).glob("*/gradflow.csv")]
+    found = []
+    for c in candidates:
+        link = store.link_below(results, c)
+        if link is not None and link not in found:
+            found.append(link)
+    return found
 
 
 class Tables(dict):
@@ -84,27 +137,36 @@ class Tables(dict):
     board = hor = searches = None
 
 
-def report_tables(results: str | Path, runs: list[dict] | None = None) -> Tables:
+def report_tables(results: str | Path, runs: list[dict] | None = None,
+                  warn: Callable[[str], None] | None = None) -> Tables:
     """The report's tables (leaderboards, horizon, Findings) from the artifacts of ``results``
-    alone: what ``make_report`` writes, and what the shipped results are checked against."""
+    alone: what ``make_report`` writes, and what the shipped results are checked against.
+    Records that cannot be used are skipped, with a message to ``warn`` when given."""
     from memorybench.report import findings as fd
 
     results = Path(results)
     runs = lb.load_runs(results, warn=lambda msg: None) if runs is None else runs
-    searches = fd.load_searches(results)
+    searches = fd.load_searches(results, warn=warn)
     board = lb.leaderboard(runs)
     hor = lb.horizons(runs, searches)
     grad_dir = results / GRADFLOW_DIR
-    finding_md, _ = fd.findings(runs, searches, fd.load_study(results),
+    finding_md, _ = fd.findings(runs, searches, fd.load_study(results, warn=warn),
                                 fd.gradflow_ratios(results) if grad_dir.is_dir() else None)
     t = Tables({
         fd.FINDINGS: finding_md,
         "leaderboard_all_rates.csv": lb.leaderboard(runs, all_rates=True).to_csv(index=False),
         "leaderboard.csv": board.to_csv(index=False),
         "leaderboard.md": lb.to_markdown(board, "leaderboard", "Leaderboard"),
+        # published numbers beside ours, and those no run matched (references.compare)
+        "published.csv": _csv(board.attrs.get("published", ([], []))[0], "match"),
+        "published_unmatched.csv": _csv(board.attrs.get("published", ([], []))[1], "unmatched"),
         "horizon.csv": hor.to_csv(index=False),
         "horizon.md": lb.to_markdown(hor, "horizon", "Memory horizon"),
     })
+    by_length = lb.eval_length_table(runs)  # induction_heads' eval_lengths, per length
+    if len(by_length):
+        t["eval_lengths.csv"] = by_length.to_csv(index=False)
+        t["eval_lengths.md"] = lb.eval_length_markdown(by_length)
     t.board, t.hor, t.searches = board, hor, searches
     return t
 
@@ -149,7 +211,7 @@ def markdown_html(md: str) -> str:
             in_list = False
         if table:
             head, *body = [r for r in table if not re.fullmatch(r"\|(-+\|)+", r)]
-            cells = [[c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", r)[1:-1]]
+            cells = [[_md_literal(c.strip()) for c in re.split(r"(?<!\\)\|", r)[1:-1]]
                      for r in [head, *body]]
             out.append("<table><tr>" + "".join(f"<th>{inline(c)}</th>" for c in cells[0])
                        + "</tr>" + "".join("<tr>" + "".join(
@@ -180,6 +242,14 @@ def markdown_html(md: str) -> str:
     return "\n".join(out)
 
 
+def _md_literal(cell: str) -> str:
+    """A Markdown table cell (``leaderboard.md_table``) back to its text: backslash escapes and
+    HTML entities undone (``inline`` escapes it again for HTML)."""
+    import re
+
+    return html.unescape(re.sub(r"\\([\\|`*(\[])", r"\1", cell))
+
+
 def _env():
     import jinja2
 
@@ -187,6 +257,21 @@ def _env():
     return jinja2.Environment(loader=jinja2.PackageLoader("memorybench.report", "templates"),
                               autoescape=True, undefined=jinja2.StrictUndefined,
                               trim_blocks=False, lstrip_blocks=False)
+
+
+def _csv(rows: list[dict], kind: str) -> str:
+    """``references.compare`` rows as CSV (a header only when there are none)."""
+    import csv
+    import io
+
+    from memorybench.references import MATCH_COLUMNS, UNMATCHED_COLUMNS
+
+    cols = MATCH_COLUMNS if kind == "match" else UNMATCHED_COLUMNS
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
 
 
 def render_html(board, hor, figures, grad_pngs, runs, skipped, out: Path,
@@ -234,5 +319,8 @@ def render_html(board, hor, figures, grad_pngs, runs, skipped, out: Path,
         figures=[{"title": f.title, "uri": _data_uri(f.png), "caption": f.caption,
                   "svg": svg_link(f.svg)} for f in figures],
         gradflow=grads,
+        published=lb.published_blocks(board), published_note=lb.PUBLISHED_NOTE,
+        scaled=lb.SCALED_WARNING.format(scale=board.attrs["scale"])
+        if board.attrs.get("scale") else "",
     )
     return page.rstrip("\n") + "\n"

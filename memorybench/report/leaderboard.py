@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from memorybench.errors import ConfigError, DataError
+from memorybench.errors import ConfigError, DataError, printable
 from memorybench.report.selection import choose_rate, finite
 from memorybench.run import store
 
@@ -53,6 +53,11 @@ LEADERBOARD_COLUMNS = [
     "params", "metric", "higher_is_better", "metric_mean", "metric_std", "score_mean",
     "solved_frac", "steps_to_solve_median", "seconds_to_solve_median", "throughput", "n_seeds",
     "n_failed", "n_diverged", "lr", "lr_at_edge", "lrs", "val_metric_mean", "train",
+    # a scaled reproduction run: the scale in words (SCALED RUN, NOT A REPRODUCTION); empty else
+    "scaled",
+    # published numbers beside ours (memorybench.references.compare; '; ' between several)
+    "published", "published_metric", "ours_in_paper_units", "ratio", "reference", "match",
+    "differences",
 ]
 ALL_RATES_COLUMNS = [*LEADERBOARD_COLUMNS, "chosen"]
 HORIZON_COLUMNS = [
@@ -78,6 +83,11 @@ def load_runs(
         except DataError:
             config = {}
         config = config if isinstance(config, dict) else {}
+        for part in ("train", "model"):  # a config.json of the wrong shape: no settings
+            if not isinstance(config.get(part) or {}, dict):
+                config[part] = {}
+        if not isinstance((config.get("model") or {}).get("params") or {}, dict):
+            config["model"]["params"] = {}
         train = dict(config.get("train") or {})
         summary.setdefault("lr", train.get("lr"))
         train.pop("lr", None)  # the rate is its own column: runs differing in it are compared
@@ -86,7 +96,28 @@ def load_runs(
         mparams = (config.get("model") or {}).get("params") or {}
         summary["model_params"] = _canon(mparams) if mparams else ""
         runs.append(summary)
+    _attach_reproduction(results, runs, warn)
     return runs
+
+
+def _attach_reproduction(results, runs: list[dict[str, Any]], warn) -> None:
+    """Runs of ``memorybench reproduce`` (``reproduce.json``): each gets ``reproduces`` (the
+    profile's setting it stands for) and ``scale`` (None at the full scale)."""
+    from memorybench.run.reproduce import load_record
+
+    try:
+        record = load_record(results)
+    except DataError as exc:
+        warn(str(exc))
+        return
+    if not record:
+        return
+    scale = None if record.get("scale") == "full" else record.get("scale_words") or \
+        record.get("scale")
+    for r in runs:
+        stands = record["runs"].get(r.get("run_id"))
+        if stands:
+            r["reproduces"], r["scale"] = stands, scale
 
 
 def train_id(train: dict | None) -> str:
@@ -173,9 +204,25 @@ def aggregate(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             chance=_num(first.get("chance")),
             val_metric_mean=statistics.fmean(vals) if (vals := [
                 v for v in (_num(r.get("val_metric")) for r in rs) if v is not None]) else None,
+            # for the published numbers beside ours (references.compare), not columns
+            task_params=dict(first.get("task_params") or {}),
+            train_settings=dict(first.get("train_settings") or {}),
+            paper_metrics_mean=_paper_metrics_mean(rs),
+            reproduces=first.get("reproduces"), scale=first.get("scale"),
         )
         rows.append((row, rs))
     return _select_rates(rows)
+
+
+def _paper_metrics_mean(rs: list[dict]) -> dict[str, float]:
+    """Mean of each ``paper_metrics`` value over the runs that report it finite."""
+    values: dict[str, list[float]] = {}
+    for r in rs:
+        pm = r.get("paper_metrics")
+        for k, v in (pm.items() if isinstance(pm, dict) else ()):
+            if (fv := _num(v)) is not None:
+                values.setdefault(str(k), []).append(fv)
+    return {k: statistics.fmean(v) for k, v in values.items()}
 
 
 def _select_rates(rows: list[tuple[dict, list[dict]]]) -> list[dict[str, Any]]:
@@ -229,10 +276,39 @@ def leaderboard(runs: Iterable[dict[str, Any]], all_rates: bool = False):
 
     runs = list(runs)
     rows = [r for r in aggregate(runs) if all_rates or r["chosen"]]
+    published = _published(rows)
     df = pd.DataFrame(rank(rows), columns=ALL_RATES_COLUMNS if all_rates else
                       LEADERBOARD_COLUMNS)
     df.attrs["train_settings"] = train_settings(runs)  # titles in words (``display_blocks``)
+    df.attrs["published"] = published  # (matched, unmatched): report tables and HTML
+    df.attrs["scale"] = next((r["scale"] for r in rows if r.get("scale")), None)
     return df
+
+
+def _published(rows: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """Match every row with the reference table (``references.compare``) and fill the
+    published columns; returns ``(matched, unmatched)``."""
+    from memorybench import references
+
+    try:
+        refs = references.load()
+    except DataError:  # a broken reference table must not cost the leaderboard
+        return [], []
+    for row in rows:
+        row["scaled"] = row.get("scale") or ""
+        matched, _ = references.compare([row], refs)
+        if matched:
+            row.update(
+                published="; ".join(fmt(m["published"]) for m in matched),
+                published_metric="; ".join(
+                    m["metric"] + (f" ({m['unit']})" if m["unit"] else "") for m in matched),
+                ours_in_paper_units="; ".join(fmt(m["ours"]) for m in matched),
+                ratio="; ".join(fmt(m["ratio"], 3) for m in matched),
+                reference="; ".join(f"{m['source']}, {m['where']}" for m in matched),
+                match="; ".join(m["match"] for m in matched),
+                differences=" | ".join(m["differences"] for m in matched),
+            )
+    return references.compare(rows, refs) if rows else ([], [])
 
 
 def horizons(runs: Iterable[dict[str, Any]], searches: Iterable[dict[str, Any]] = ()):
@@ -329,8 +405,13 @@ def fmt(v: Any, digits: int = 4) -> str:
 
 
 def _md_cell(s: str) -> str:
-    # a '|' would split the cell; a newline would end the row
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """A table cell's text as Markdown that shows it literally: names come from results (a
+    plugin, a results folder from someone else), so no raw HTML (``<script>``), no link, image
+    or emphasis, no escape sequence. A '|' would split the cell; a newline would end the row."""
+    s = printable(s).replace("\\", "\\\\").replace("|", "\\|")
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = s.replace("`", "\\`").replace("*", "\\*")
+    return s.replace("](", "]\\(").replace("][", "]\\[")  # [text](url), [text][ref]
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -560,6 +641,59 @@ def display_rows(df, kind: str = "leaderboard",
     return kind, [(b.title, b.header, b.rows) for b in display_blocks(df, kind, settings)]
 
 
+SCALED_WARNING = ("SCALED RUN, NOT A REPRODUCTION: these runs are a reproduction profile scaled "
+                  "down ({scale}); their numbers check the pipeline, they do not reproduce the "
+                  "papers.")
+
+
+def published_blocks(df) -> list[Block]:
+    """The published numbers beside ours and the references no run matched (from
+    ``leaderboard``'s ``df.attrs``): Markdown and HTML share them. Empty when neither has rows."""
+    matched, unmatched = getattr(df, "attrs", {}).get("published", ([], []))
+    blocks = []
+    if matched:
+        title = "Published numbers beside ours"
+        if df.attrs.get("scale"):
+            title += " (SCALED RUN)"
+        header = ["task", "variant", "T", "model", "params", "seeds", "metric", "ours",
+                  "published", "ours / published", "match", "source", "differences"]
+        rows = [[_str(m["task"]), _str(m["variant"]) or "-", fmt(m["length"]),
+                 _str(m["model"]), fmt(m["params"]), fmt(m["n_seeds"]),
+                 m["metric"] + (f" ({m['unit']})" if m["unit"] else ""), fmt(m["ours"]),
+                 fmt(m["published"]), fmt(m["ratio"], 3), m["match"],
+                 f"{m['source']}, {m['where']}", m["differences"]] for m in matched]
+        blocks.append(Block(title, header, rows))
+    if unmatched:
+        header = ["task", "variant", "T", "model", "params", "metric", "published", "source"]
+        rows = [[_str(u["task"]), _str(u["variant"]) or "-", fmt(u["length"]), _str(u["model"]),
+                 _str(u["params"]), u["metric"] + (f" ({u['unit']})" if u.get("unit") else ""),
+                 fmt(u["value"]), f"{u['source']}, {u['where']}"] for u in unmatched]
+        blocks.append(Block("Published numbers with no matching run", header, rows))
+    return blocks
+
+
+PUBLISHED_NOTE = (
+    "A run matches a published number when task, variant, length and model are the paper's and "
+    "it measures the paper's metric (`memorybench references`). 'same': parameter count within "
+    "10 % of the published one; 'approximate': not, or other data; 'scaled': a scaled-down run. "
+    "The differences, the training budget always, are spelled out. References with no matching "
+    "run are listed for the tasks these runs have.")
+
+
+def published_markdown(df) -> str:
+    """``published_blocks`` as Markdown sections ('' when there are none)."""
+    blocks = published_blocks(df)
+    if not blocks:
+        return ""
+    parts = []
+    if df.attrs.get("scale"):
+        parts += [f"**{_md_cell(SCALED_WARNING.format(scale=df.attrs['scale']))}**", ""]
+    parts += [PUBLISHED_NOTE, ""]
+    for b in blocks:
+        parts += [f"## {_md_cell(b.title)}", "", md_table(b.header, b.rows), ""]
+    return "\n".join(parts)
+
+
 def _isnan(v) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
@@ -584,9 +718,79 @@ def to_markdown(df, kind: str, title: str, settings: dict[str, dict] | None = No
     used = {_str(t) for t in df["train"]} if len(df) else set()
     common, _ = train_differences({t: settings[t] for t in sorted(used) if t in settings})
     if common:
-        parts += [f"Training (every table): {common}.", ""]
+        parts += [f"Training (every table): {_md_cell(common)}.", ""]
+    if kind == "leaderboard" and getattr(df, "attrs", {}).get("scale"):
+        parts += [f"**{_md_cell(SCALED_WARNING.format(scale=df.attrs['scale']))}**", ""]
     if not blocks:
         parts.append("_no completed runs_")
     for b in blocks:
-        parts += [f"## {b.title}", "", md_table(b.header, b.rows), ""]
+        parts += [f"## {_md_cell(b.title)}", "", md_table(b.header, b.rows), ""]
+    if kind == "leaderboard":
+        parts.append(published_markdown(df))
+    return "\n".join(parts).rstrip() + "\n"
+
+
+# -- scores at other lengths (a task's spec.eval_lengths: induction_heads) ---------------------
+EVAL_LENGTH_COLUMNS = [
+    "dataset", "task", "variant", "length", "model", "units", "layers", "model_params", "lr",
+    "train", "eval_length", "metric", "metric_mean", "score_mean", "solved_frac", "n_seeds",
+    "n_errors",
+]
+
+
+def eval_length_table(runs: Iterable[dict[str, Any]]):
+    """One row per leaderboard entry (trained at ``length``) and evaluation length, from the
+    summaries' ``eval_lengths`` ({length: {metric, score, solved} or {error}}): the mean test
+    metric and score over the entry's seeds at that length, the fraction of seeds solving it, and
+    how many seeds could not be scored there (``n_errors``). Empty when no run has such scores."""
+    import pandas as pd
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        by_len = r.get("eval_lengths")
+        if isinstance(by_len, dict) and by_len:
+            groups.setdefault(entry_key(r), []).append(r)
+    out = []
+    for key, rs in groups.items():
+        base = dict(zip(ENTRY_KEY, key, strict=True))
+        lengths = sorted({int(k) for r in rs for k in r["eval_lengths"] if str(k).isdigit()})
+        for L in lengths:
+            got = [r["eval_lengths"].get(str(L)) for r in rs]
+            ok = [g for g in got if isinstance(g, dict) and "error" not in g]
+            metrics = [m for m in (_num(g.get("metric")) for g in ok) if m is not None]
+            scores = [s for s in (_num(g.get("score")) for g in ok) if s is not None]
+            out.append({
+                **base, "eval_length": L, "metric": rs[0].get("metric"),
+                "metric_mean": statistics.fmean(metrics) if metrics else None,
+                "score_mean": statistics.fmean(scores) if scores else None,
+                "solved_frac": sum(g.get("solved") is True for g in ok) / len(rs),
+                "n_seeds": len(rs), "n_errors": sum(isinstance(g, dict) and "error" in g
+                                                    for g in got),
+            })
+    df = pd.DataFrame(out, columns=EVAL_LENGTH_COLUMNS)
+    return df.sort_values(["task", "variant", "length", "model", "lr", "eval_length"],
+                          kind="stable").reset_index(drop=True) if len(df) else df
+
+
+def eval_length_markdown(df) -> str:
+    """``eval_length_table`` as Markdown: one table per task, model rows, a column per length."""
+    parts = ["# Scores at other lengths", "",
+             "Models trained at `length`, then scored on fresh test sequences of each evaluation "
+             "length (the task's `eval_lengths`): mean test metric over seeds (`solved` "
+             "fraction in brackets; `err`: the model could not read that length).", ""]
+    if not len(df):
+        return "\n".join(parts + ["_no runs with evaluation lengths_"]) + "\n"
+    for (task, variant, length), block in df.groupby(["task", "variant", "length"], sort=False):
+        lengths = sorted(block["eval_length"].unique())
+        header = ["model", "units", "lr", *[str(L) for L in lengths]]
+        rows = []
+        for (model, units, lr), g in block.groupby(["model", "units", "lr"], sort=False,
+                                                   dropna=False):
+            cells = {int(r.eval_length): (
+                "err" if r.n_errors == r.n_seeds else f"{fmt(r.metric_mean)} ({r.solved_frac:.2g})")
+                for r in g.itertuples()}
+            rows.append([str(model), fmt(units), fmt(lr),
+                         *[cells.get(int(L), "-") for L in lengths]])
+        parts += [f"## {_md_cell(f'{task} ({variant}), trained at length {length}')}", "",
+                  md_table(header, rows), ""]
     return "\n".join(parts).rstrip() + "\n"
