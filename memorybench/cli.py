@@ -98,6 +98,7 @@ def task_show(name: str, length: int | None, set_, seed: int, plugin) -> None:
     if length is not None:
         params["length"] = length
     task = get_task(name, **params)
+    _check_sample_size(name, task)  # before a sample the memory cannot hold is allocated
     doc = inspect.getdoc(sys.modules[cls.__module__]) or inspect.getdoc(cls) or ""
     click.echo(f"== {name} ==\n{doc}\n\n== instance ==")
     for k, v in {**task.params(), **task.spec.to_dict()}.items():
@@ -105,6 +106,23 @@ def task_show(name: str, length: int | None, set_, seed: int, plugin) -> None:
     click.echo(f"\n== sample (test split, seed {seed}) ==")
     x, y = task.data("test", n=1, seed=seed)
     click.echo(task.render(x[0], y[0]))
+
+
+TASK_SHOW_MAX_BYTES = 256 * 2**20  # one rendered sequence: plenty for a picture
+
+
+def _check_sample_size(name: str, task) -> None:
+    """ConfigError when the one sequence ``task show`` renders would need more than
+    ``TASK_SHOW_MAX_BYTES`` (estimated from the spec: float32 inputs and a target per step)."""
+    spec = task.spec
+    steps, dim = int(spec.steps), max(1, int(spec.input_dim))
+    need = steps * (4 * dim + 8)
+    if need > TASK_SHOW_MAX_BYTES:
+        longest = max(1, TASK_SHOW_MAX_BYTES // (4 * dim + 8) - (steps - int(spec.length)))
+        raise ConfigError(
+            f"task show {name}: length {spec.length} makes a sequence of {steps:,} steps, about "
+            f"{need / 2**30:,.1f} GiB; task show renders one sequence of at most "
+            f"{TASK_SHOW_MAX_BYTES // 2**20} MiB (here: length <= about {longest:,})")
 
 
 # -- model commands --------------------------------------------------------------------------
@@ -132,7 +150,9 @@ results_opt = click.option(
 
 
 def _warn(msg: str) -> None:
-    click.echo(f"warning: {msg}", err=True)
+    from memorybench.errors import printable
+
+    click.echo(f"warning: {printable(msg)}", err=True)  # names from results: no escapes
 
 
 @app.command("report")
@@ -152,7 +172,9 @@ def report_cmd(results: Path, open_: bool) -> None:
 def show_cmd(results: Path, task_filter: str | None) -> None:
     """Print the leaderboard as a table in the terminal."""
     from rich.table import Table
+    from rich.text import Text
 
+    from memorybench.errors import printable
     from memorybench.report import leaderboard as lb
 
     if not (results / "runs").is_dir():
@@ -161,9 +183,9 @@ def show_cmd(results: Path, task_filter: str | None) -> None:
     if task_filter is not None:
         known = sorted({r["task"] for r in runs})
         if task_filter not in known:
-            raise ConfigError(
+            raise ConfigError(printable(
                 f"no runs of task {task_filter!r} in {results}; known: {', '.join(known) or '-'}"
-            )
+            ))
         runs = [r for r in runs if r["task"] == task_filter]
     if not runs:
         raise ConfigError(f"no completed runs under {results / 'runs'}")
@@ -174,11 +196,13 @@ def show_cmd(results: Path, task_filter: str | None) -> None:
 
         console = Console(width=max(console.width, 150))
     for title, header, rows in blocks:
-        table = Table(title=title, title_justify="left", header_style="bold")
+        # every text read from results loses its escape sequences and control characters
+        # (and is never read as rich markup: Text, not str, or a title could make a link)
+        table = Table(title=Text(printable(title)), title_justify="left", header_style="bold")
         for i, h in enumerate(header):
-            table.add_column(h, justify="left" if i == 1 else "right")
+            table.add_column(Text(printable(h)), justify="left" if i == 1 else "right")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(Text(printable(c)) for c in row))
         console.print(table, markup=False, highlight=False)
 
 
@@ -211,11 +235,12 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
             raise ConfigError(f"unknown model {m!r}; known: {', '.join(known)}")
     if not names and not runs:
         raise ConfigError("give --models and/or --run")
+    root = None if out else Path(DEFAULT_RESULTS)  # a derived folder: no link below results/
     out = out or Path(DEFAULT_RESULTS) / "gradflow" / f"{task}_L{length}"
     from memorybench.report.gradflow import run_gradflow
 
     files = run_gradflow(task, names, length, out, runs=runs, units=units, batch=batch,
-                         seed=seed, loss_steps=loss_steps)
+                         seed=seed, loss_steps=loss_steps, root=root)
     for kind in ("csv", "png", "svg"):
         click.echo(f"{kind}: {files[kind]}")
 
@@ -230,8 +255,9 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
               help="Comma-separated learning rates: each is run, and reports pick each model's "
                    "rate on the validation split (key train.lrs).")
 @click.option("--profile", default=None,
-              help="smoke | quick | paper: tasks, models, lengths and training settings "
-                   "(default: quick's settings under the options given).")
+              help="smoke | quick | bai2018 | arjovsky2016: tasks, models, lengths and "
+                   "training settings (default: quick's settings under the options given; "
+                   "the paper profiles are for a GPU, see `memorybench reproduce`).")
 @plugin_opt
 @click.option("--match-params", type=int, default=None,
               help="Give every model this parameter budget (units chosen to fit, within 5%).")
@@ -252,7 +278,8 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
               help="local (one run after another, or --workers N at once) or ray (each run a "
                    "Ray task; pip install 'memorybench[ray]').")
 @click.option("--workers", type=int, default=None,
-              help="Local executor: runs at once, each in its own process (default 1).")
+              help="Local executor: runs at once, each in its own process (default: one per "
+                   "physical core, at most one per run).")
 @click.option("--address", default=None,
               help="Ray cluster to join (auto, ray://HOST:10001, HOST:6379); default: start a "
                    "local one. Needs --executor ray.")
@@ -261,9 +288,11 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
                    "runs share a card). Needs --executor ray.")
 @click.option("--dry-run", is_flag=True,
               help="Print the grid and the resolved settings; train nothing, write nothing.")
+@click.option("--allow-large-grid", is_flag=True, default=None,
+              help="Allow a grid of more than 10,000 runs (key allow_large_grid).")
 def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, out, set_,
             config_file, retry_failed, precision, jit, tensorboard, save_weights, executor,
-            workers, address, gpus_per_run, dry_run) -> int:
+            workers, address, gpus_per_run, dry_run, allow_large_grid) -> int:
     """Run a sweep: tasks x lengths x models x seeds. Complete runs are skipped (resume).
 
     Exit status 0 when no run failed, 1 when one did, 2 for bad input (nothing written).
@@ -280,9 +309,10 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
             raise ConfigError("--tensorboard needs tensorboard: pip install tensorboard")
     load_plugins(plugin)
     options = dict(tasks=tasks, models=models, lengths=lengths, seeds=seeds,
-                   match_params=match_params, lrs=lrs, precision=precision, jit=jit)
+                   match_params=match_params, lrs=lrs, precision=precision, jit=jit,
+                   allow_large_grid=allow_large_grid)
     _quiet_tensorflow()
-    plan = S.expand(S.layered(profile, config_file, options, set_))
+    plan = S.expand(S.layered(profile, config_file, options, set_), on_size=_say_grid_size)
     if dry_run:
         _print_plan(plan, out)
         return 0
@@ -297,11 +327,7 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
     result = sweep(plan.configs, out, executor=ex, retry_failed=retry_failed,
                    tensorboard=tensorboard, save_weights=save_weights,
                    reporter=RichReporter(console))
-    n_failed = result.count("failed")
-    if n_failed:
-        console.print(f"{n_failed} run(s) failed (traceback in their summary.json); "
-                      f"re-run them with --retry-failed", markup=False, highlight=False,
-                      soft_wrap=True)
+    _say_failed(console, result, out)
     console.print(f"results: {out}\nnext:    memorybench report --results {out}",
                   markup=False, highlight=False, soft_wrap=True)
     return 1 if result.failed else 0
@@ -458,6 +484,33 @@ def _print_plan(plan, out: Path) -> None:
     click.echo(f"{len(plan.configs)} runs, {len(todo)} to run, {len(done)} complete in {out}")
 
 
+def _say_failed(console, result, out: Path) -> None:
+    """The failed runs of a sweep in words: those recorded (their traceback is in their
+    summary.json) apart from those that could not be written at all (a full disk, ``runs`` not
+    a folder), for which what happened and where is said here."""
+    from memorybench.errors import printable
+    from memorybench.run import store
+
+    failed = [r for r in result.results if r.status == "failed"]
+    lost = [r for r in failed if not (Path(r.run_dir) / store.SUMMARY).is_file()]
+    say = lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    if len(failed) > len(lost):
+        say(f"{len(failed) - len(lost)} run(s) failed (traceback in their summary.json); "
+            f"re-run them with --retry-failed")
+    if lost:
+        reasons = list(dict.fromkeys(printable(r.reason or "unknown reason")[:300] for r in lost))
+        more = f" (and {len(reasons) - 1} other reason(s))" if len(reasons) > 1 else ""
+        say(f"{len(lost)} run(s) failed and could not be recorded (no summary.json under "
+            f"{store.runs_dir(out)}; first: {Path(lost[0].run_dir).name}): {reasons[0]}{more}; "
+            f"fix that (free space, a writable folder) and run the same command again")
+
+
+def _say_grid_size(n: int, how: str) -> None:
+    """A large grid takes a while to resolve (and may be refused): say its size first."""
+    if n >= 1000:
+        click.echo(f"grid: {n:,} runs ({how})", err=True)
+
+
 def _writable_dir(path: Path) -> Path:
     """``path`` if it is, or can be made, a writable folder; ConfigError otherwise (nothing is
     created here)."""
@@ -471,6 +524,10 @@ def _writable_dir(path: Path) -> Path:
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
         raise ConfigError(f"--out {str(path)!r} is not usable: {str(probe)!r} is not a folder")
+    runs = p / "runs"  # memorybench.run.store.RUNS: where every run is written
+    if (runs.exists() or runs.is_symlink()) and not runs.is_dir():
+        raise ConfigError(f"--out {str(path)!r} is not usable: {str(runs)!r} is not a folder; "
+                          f"move it away or choose another folder")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ConfigError(f"--out {str(path)!r} is not writable (no write permission on "
                           f"{str(probe)!r}); choose another folder")
@@ -505,6 +562,96 @@ def bench_cmd(quick: bool, tiny: bool, out: Path) -> None:
     res = suite.run_suite(level, out, echo=lambda line: click.echo(line, err=True))
     click.echo(suite.table(res))
     click.echo(f"json: {out}")
+
+
+# -- reproduce: the paper profiles, as published or scaled down -----------------------------
+@app.command("reproduce")
+@click.argument("profiles")
+@click.option("--scale", default="cpu", show_default=True,
+              help="cpu (scaled down: lengths / 20, steps / 50, ...; a SCALED run, not a "
+                   "reproduction) or full (the paper's settings, for a GPU).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Results folder  [default: results/reproduce-<profiles>-<scale>]")
+@click.option("--models", default=None, help="Only these of the profiles' models.")
+@click.option("--set", "set_", multiple=True,
+              help="Setting key=value applied to the profiles before scaling, as in `run`.")
+@click.option("--workers", type=int, default=None,
+              help="Runs at once (local processes; default: the scale's, 2 on cpu).")
+@click.option("--retry-failed", is_flag=True, help="Run failed and diverged runs again.")
+@click.option("--dry-run", is_flag=True, help="Print the runs and what each stands for.")
+def reproduce_cmd(profiles, scale, out, models, set_, workers, retry_failed, dry_run) -> int:
+    """Run reproduction profiles (bai2018, arjovsky2016 or all, comma-separated) and print how
+    far each number is from the published one.
+
+    --scale cpu shrinks every run by documented factors (docs/reproduce.md): its tables are
+    labelled SCALED RUN, NOT A REPRODUCTION. --scale full runs the papers' settings (a GPU).
+    """
+    from memorybench.run import reproduce as R
+    from memorybench.run.sweep import get_executor
+
+    names = R.profiles_of(profiles)
+    sc = R.check_scale(scale)
+    out = out or Path(DEFAULT_RESULTS) / f"reproduce-{'-'.join(names)}-{scale}"
+    ex = get_executor("local", workers=workers or sc.get("workers") or 1)
+    _quiet_tensorflow()
+    rep = R.plan_reproduction(names, scale, models=models, sets=list(set_))
+    scaled = scale != "full"
+    banner = (f"SCALED RUN, NOT A REPRODUCTION ({sc['words']})" if scaled
+              else "reproduction at the papers' settings")
+    if dry_run:
+        click.echo(f"{banner}: {len(rep.configs)} runs")
+        for cfg in rep.configs:
+            from memorybench.config import run_id
+
+            stand = rep.record["runs"][run_id(cfg)]
+            click.echo(f"{run_id(cfg)}  {cfg.task.name:<17} L={cfg.task.params.get('length')!s:<5}"
+                       f" {cfg.model.name:<11} units={cfg.model.units:<4} steps="
+                       f"{cfg.train.steps:<6} stands for {stand['profile']}: "
+                       f"L={stand['length']}, {stand['steps']} steps")
+        return 0
+    from memorybench.report.html import make_report
+    from memorybench.run.progress import RichReporter
+
+    console = _console()
+    say = lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    say(f"{banner}: {len(rep.configs)} runs into {out}")
+    rec, result = R.reproduce(names, scale, _writable_dir(out), models=models,
+                              sets=list(set_), executor=ex, reporter=RichReporter(console),
+                              retry_failed=retry_failed,
+                              command=" ".join(["memorybench", *sys.argv[1:]]))
+    index = make_report(out, warn=_warn)
+    _print_published(console, out, banner)
+    say(f"report: {index}")
+    return 1 if result.failed else 0
+
+
+def _print_published(console, results: Path, banner: str) -> None:
+    """The published numbers beside ours as a terminal table."""
+    from rich.table import Table
+
+    from memorybench.report.leaderboard import fmt
+    from memorybench.run.reproduce import comparison_rows, distance
+
+    scale, rows = comparison_rows(results)
+    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+        from rich.console import Console
+
+        console = Console(width=max(console.width, 160))
+    title = f"Published numbers beside ours - {banner}"
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for h in ("task", "T", "model", "params", "metric", "ours", "published", "ours-published",
+              "ratio", "match", "source"):
+        table.add_column(h, justify="left" if h in ("task", "model", "metric", "match",
+                                                    "source") else "right")
+    for r in rows:
+        ran = "" if r["ran_length"] == r["length"] else f" (ran {fmt(r['ran_length'])})"
+        table.add_row(r["task"], fmt(r["length"]) + ran, r["model"], fmt(r["params"]),
+                      r["metric"] + (f" ({r['unit']})" if r["unit"] else ""), fmt(r["ours"]),
+                      fmt(r["published"]), distance(r), fmt(r["ratio"], 3), r["match"],
+                      f"{r['source']}, {r['where']}")
+    console.print(table, markup=False, highlight=False)
+    if not rows:
+        console.print("no run matches a published number", markup=False, highlight=False)
 
 
 # -- references: published numbers (memorybench/references.csv) -----------------------------

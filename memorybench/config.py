@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from memorybench.errors import ConfigError, check_int
+from memorybench.registry import check_name
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
@@ -65,6 +66,15 @@ class TrainConfig:
     # at the threshold leaves the test metric on it, so "solved" on test becomes a coin flip
     early_stop_margin: float = 0.0
     steps_per_execution: int = 1
+    # wall-clock limit of one run in seconds (0: none). A run past it is ended by the sweep
+    # (its worker process is killed) and recorded as failed. Not part of the run id: it decides
+    # whether a run may finish, not what it computes
+    timeout_s: float = 0.0
+
+
+# TrainConfig fields that do not change what a run computes: left out of the run id, so that
+# setting them does not re-run complete runs (and adding them kept every earlier id)
+NOT_HASHED = ("timeout_s",)
 
 
 @dataclass(frozen=True)
@@ -91,10 +101,20 @@ def to_dict(cfg: RunConfig) -> dict[str, Any]:
             "name": cfg.model.name, "units": cfg.model.units, "layers": cfg.model.layers,
             "param_budget": cfg.model.param_budget, "params": _jsonable(dict(cfg.model.params)),
         },
-        "train": dataclasses.asdict(cfg.train),
+        "train": _train_dict(cfg.train),
         "seed": cfg.seed,
         "code": dict(cfg.code),
     }
+
+
+def _train_dict(train: TrainConfig) -> dict[str, Any]:
+    """The training settings; a field of ``NOT_HASHED`` only when set (so a run without a time
+    limit writes the ``config.json`` it wrote before the field existed)."""
+    d = dataclasses.asdict(train)
+    for name in NOT_HASHED:
+        if not d[name]:
+            del d[name]
+    return d
 
 
 def from_dict(d: dict[str, Any]) -> RunConfig:
@@ -124,7 +144,10 @@ def from_dict(d: dict[str, Any]) -> RunConfig:
 
 
 def canonical_json(cfg: RunConfig) -> str:
-    return json.dumps(to_dict(cfg), sort_keys=True, separators=(",", ":"))
+    d = to_dict(cfg)
+    for name in NOT_HASHED:
+        d["train"].pop(name, None)
+    return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
 
 def run_id(cfg: RunConfig) -> str:
@@ -146,10 +169,16 @@ def resolve(cfg: RunConfig) -> RunConfig:
     name = cfg.model.name
     if not isinstance(name, str) or not (name in CELLS or name in MODELS or ":" in name):
         raise ConfigError(unknown("model", str(name), model_names()))
+    if ":" not in name:  # an entry point is registered without the decorator's check
+        check_name("model", name)
+    check_name("task", cfg.task.name)
     m = cfg.model
     check_int("model.layers", m.layers, 1)
     if m.param_budget is not None:
         check_int("model.param_budget", m.param_budget, 1)
+    check_train(cfg.train)
+    spec = task.spec
+    check_memory(spec, None, m.layers, cfg.train)  # the data alone, before units are fitted
     units = m.units
     if units is None:
         if m.param_budget is not None:
@@ -159,7 +188,11 @@ def resolve(cfg: RunConfig) -> RunConfig:
         else:
             units = DEFAULT_UNITS
     check_int("model.units", units, 1)
-    check_train(cfg.train)
+    check_memory(spec, int(units), m.layers, cfg.train)
+    if m.params:  # constructor arguments: checked against the cell's / factory's signature
+        from memorybench.models.build import check_params
+
+        check_params(task, name, int(units), m.layers, dict(m.params))
     check_int("seed", cfg.seed, 0)
     # a cell class / model factory may declare ``unsupported_modes = {mode: why}`` (modes: jit,
     # mixed_float16, mixed_bfloat16): refused here, not as a failed run. Read only when a mode
@@ -223,6 +256,15 @@ def check_train(t: TrainConfig) -> None:
             raise ConfigError(
                 f"unknown train.{f} {getattr(t, f)!r}; known: {', '.join(choices)}"
             )
+    if t.batch_size > t.n_train:
+        raise ConfigError(
+            f"train.batch_size={t.batch_size} is larger than train.n_train={t.n_train} (the "
+            f"training sequences); allowed: <= {t.n_train}"
+        )
+    v = t.timeout_s
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise ConfigError(f"train.timeout_s={v!r} is not allowed; allowed: a number of seconds "
+                          f">= 0 (0: no limit)")
     m = t.early_stop_margin
     if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 <= m < 1:
         raise ConfigError(f"train.early_stop_margin={m!r} is not allowed; allowed: a number in "
@@ -230,6 +272,79 @@ def check_train(t: TrainConfig) -> None:
     for f in ("jit", "early_stop"):
         if not isinstance(getattr(t, f), bool):
             raise ConfigError(f"train.{f} must be true or false, got {getattr(t, f)!r}")
+
+
+# -- the memory a run needs (an estimate) -------------------------------------------------------
+MEMORY_ENV = "MEMORYBENCH_MAX_RUN_GB"  # overrides the limit (GB); default: the machine's memory
+_BYTES_PER_UNIT_STEP = 4 * 8  # float32 x ~8 values a unit a step kept for backprop (LSTM: 4
+# gates, cell, hidden, tanh of the cell)
+_FINITE_CAP = 70_000  # a finite dataset (MNIST: 70,000 digits) caps the sequences it gives
+
+
+def memory_limit() -> tuple[int, str]:
+    """(bytes, where the number comes from): ``$MEMORYBENCH_MAX_RUN_GB`` or the physical memory
+    of this machine."""
+    import os
+
+    raw = os.environ.get(MEMORY_ENV, "").strip()
+    if raw:
+        try:
+            gb = float(raw)
+            if not math.isfinite(gb) or gb <= 0:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"{MEMORY_ENV}={raw!r} is not allowed; allowed: a number of "
+                              f"gigabytes > 0") from None
+        return int(gb * 1e9), f"{MEMORY_ENV}={raw}"
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no limit known
+        return 1 << 62, "no limit known"
+    return int(total), "this machine's memory"
+
+
+def estimate_memory(spec, units: int | None, layers: int, train: TrainConfig) -> dict[str, int]:
+    """Bytes a run needs, roughly: the data (its three splits, held twice while the training
+    split becomes tensors), the activations kept for backpropagation through time (a training
+    batch), and the weights with their gradients and Adam's two moments. ``units`` None: the
+    data only. An estimate to refuse impossible runs before they start, not a measurement."""
+    steps, dim = int(spec.steps), int(spec.input_dim)
+    x_item = 4 * steps * (1 if getattr(spec, "input_kind", "float") == "tokens" else dim)
+    y_item = 8 * steps if spec.output == "every_step" else 8 * max(1, int(spec.out_dim))
+    n = [train.n_train, train.n_val, train.n_test]
+    if spec.dataset != "synthetic":
+        n = [min(k, _FINITE_CAP) for k in n]
+    out = {"data": 2 * sum(n) * (x_item + y_item)}
+    if units is not None:
+        out["activations"] = train.batch_size * steps * layers * units * _BYTES_PER_UNIT_STEP
+        params = layers * 4 * (units * (units + max(dim, units)) + units)
+        out["parameters"] = 4 * 4 * params  # weights, gradients, two Adam moments (float32)
+    return out
+
+
+def check_memory(spec, units: int | None, layers: int, train: TrainConfig) -> None:
+    """ConfigError when ``estimate_memory`` exceeds ``memory_limit``, with both numbers."""
+    parts = estimate_memory(spec, units, layers, train)
+    need = sum(parts.values())
+    limit, source = memory_limit()
+    if need <= limit:
+        return
+    what = ", ".join(f"{k} {_size(v)}" for k, v in parts.items())
+    raise ConfigError(
+        f"a run of {spec.name} with {spec.steps} steps"
+        + (f" and {units} units" if units is not None else "")
+        + f" would need about {_size(need)} of memory ({what}), more than the limit "
+        f"{_size(limit)} ({source}; set {MEMORY_ENV} to change it); allowed: smaller lengths, "
+        f"model.units, train.n_train / n_val / n_test or train.batch_size"
+    )
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} PB"  # pragma: no cover
 
 
 def _jsonable(obj: Any) -> Any:

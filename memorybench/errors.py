@@ -23,6 +23,11 @@ class DataError(MemorybenchError, OSError):
     """A dataset file that is missing, corrupt or unusable."""
 
 
+class OutputError(MemorybenchError, OSError):
+    """Results or a report that cannot be written (a read-only folder, a full disk, a path
+    that is a file or a symbolic link): says what and where."""
+
+
 # -- helpers every layer shares (argument checks, one-line messages) -------------------------
 def check_positive(field: str, value: Any, owner: str | None = None) -> None:
     """ConfigError unless ``value`` is an integer >= 1 (a bool is not); ``owner`` (a class or
@@ -52,3 +57,31 @@ def one_line(exc: BaseException) -> str:
     lines = [t.strip() for t in text.splitlines() if t.strip()]
     useful = [t for t in lines if not t.startswith(_KERAS_PREAMBLE)] or lines
     return f"{type(exc).__name__}: {' '.join(useful)}".rstrip(": ")
+
+
+def os_error_line(exc: OSError, action: str) -> str:
+    """``cannot write report: no space left on device (ENOSPC): results/report/x.csv``: an
+    ``OSError`` in one line, with its errno's name and the file it names."""
+    import errno as _errno
+    import os
+
+    code = _errno.errorcode.get(exc.errno, "") if exc.errno else ""
+    why = exc.strerror or (os.strerror(exc.errno) if exc.errno else "") or str(exc) or type(
+        exc).__name__
+    where = exc.filename if exc.filename is not None else ""
+    return f"cannot {action}: {why[:1].lower() + why[1:]}" + (f" ({code})" if code else "") + (
+        f": {printable(str(where))}" if where != "" else "")
+
+
+# ANSI / VT escape sequences (CSI, OSC, and two-character ESC sequences), C0 and C1 control
+# characters, and the Unicode bidirectional overrides that reorder what a terminal shows
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+                      r"|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: Any) -> str:
+    """``text`` safe for a terminal: escape sequences and control characters removed, tabs and
+    newlines as spaces. Anything read from results passes through it before it is printed."""
+    s = _ESCAPES.sub("", str(text))
+    return _CONTROLS.sub("", s.replace("\t", " ").replace("\n", " ").replace("\r", " "))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -68,6 +69,7 @@ class Registry:
                 f"{self.kind} name must be a non-empty string without ':' (that marks "
                 f"'module:Class' references), got {name!r}"
             )
+        check_name(self.kind, name)
         self._ensure()
         for reg in [self, *self.siblings]:
             reg._ensure()
@@ -131,6 +133,21 @@ class Registry:
         return sorted(names)
 
 
+# Names become Keras layer and model names, and TensorFlow accepts a root name scope only if it
+# matches ^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$ ('_under' fails inside training); a '.' would make
+# a task name clash with the TASK.FIELD settings keys
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def check_name(kind: str, name: str) -> None:
+    """ConfigError unless ``name`` is a usable registered name (TensorFlow's scope rule)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"{kind} name {name!r} is not allowed; allowed: ASCII letters, digits, '_' and '-', "
+            f"starting with a letter or digit (Keras / TensorFlow use it as a scope name)"
+        )
+
+
 def unknown(kind: str, name: str, known: list[str]) -> str:
     return f"unknown {kind} {name!r}; known: {', '.join(known) if known else '(none)'}"
 
@@ -143,7 +160,7 @@ def _import_target(target: str, kind: str) -> Any:
     module_name, _, attr = target.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # the user's plugin module: report it, don't crash with a trace
+    except (Exception, SystemExit) as exc:  # the user's module: report it in one line
         raise PluginError(f"cannot import {kind} module {module_name!r}: {exc!r}") from exc
     if not attr:
         raise ConfigError(f"{kind} reference {target!r} must look like 'module:Class'")
@@ -192,7 +209,7 @@ def load_plugin(path: str | Path) -> str:
     except (ConfigError, PluginError) as exc:
         sys.modules.pop(mod_name, None)
         raise PluginError(f"plugin {p.name}: {exc}") from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a plugin must not end the command
         sys.modules.pop(mod_name, None)
         tb = traceback.extract_tb(exc.__traceback__)
         line = next((f.lineno for f in reversed(tb) if f.filename == key), None)

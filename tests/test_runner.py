@@ -181,8 +181,15 @@ def test_the_documented_schema_is_the_one_tested():
 
 
 def _fail_in_run(tmp_path, monkeypatch):
-    # fails inside the run, before any training: more sequences per batch than there are
-    return run(tiny(batch_size=64, n_train=32), tmp_path)
+    # fails inside the run, before any training: its optimizer cannot be made (a batch larger
+    # than the training set, used here before, is now refused before the run: issue 11)
+    from memorybench.run import train as train_module
+
+    def broken(tc):
+        raise ValueError("no optimizer for this run")
+
+    monkeypatch.setattr(train_module, "make_optimizer", broken)
+    return run(tiny(), tmp_path)
 
 
 def _fail_out_of_run(tmp_path, monkeypatch):
@@ -204,7 +211,7 @@ def _fail_in_a_worker(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("fail, reason", [
-    (_fail_in_run, "ConfigError: train.batch_size=64 is larger than the 32 training"),
+    (_fail_in_run, "ValueError: no optimizer for this run"),
     (_fail_out_of_run, "OSError: [Errno 28] No space left on device"),
     (_fail_in_a_worker, "the Ray task did not come back: MemoryError: worker ran out of memory"),
 ])

@@ -43,7 +43,8 @@ def summaries(out: Path) -> dict[str, dict]:
     (["--lengths", "10,0"], "lengths: '0' is not allowed; allowed: integers >= 1"),
     (["--lengths", "ten"], "lengths: 'ten' is not allowed"),
     (["--seeds", "-1"], "seeds=-1 is not allowed; allowed: an integer >= 1"),
-    (["--profile", "nope"], "unknown profile 'nope'; known: smoke, quick, paper"),
+    (["--profile", "nope"], "unknown profile 'nope'; known: smoke, quick, bai2018, "
+                            "arjovsky2016"),
     (["--set", "train.lrr=1"], "unknown key 'train.lrr'; known: tasks, models"),
     (["--set", "train.steps=30"], "must be a multiple of train.eval_every"),
     (["--address", "auto"], "--address needs --executor ray"),  # Ray: tests/test_ray.py
@@ -133,7 +134,8 @@ def test_resume_after_sigkill_gives_the_same_runs_and_redoes_none(tmp_path, caps
 
 
 @pytest.mark.parametrize("toml, message", [
-    ('profile = "nope"\n', "unknown profile 'nope'; known: smoke, quick, paper"),
+    ('profile = "nope"\n', "unknown profile 'nope'; known: smoke, quick, bai2018, "
+                           "arjovsky2016"),
     ("[train]\nlrr = 0.1\n", "unknown key 'train.lrr'"),
     ("seeds = 'two'\n", "seeds='two' is not a valid int"),
 ])

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from memorybench.report.leaderboard import _missing, bracket, fmt, horizons, md_table
+from memorybench.run import store
 
 FINDINGS = "findings.md"
 STUDY_RECORD = "study.json"
@@ -38,26 +39,39 @@ ABLATIONS = {  # Greff et al. 2017's variants, and chrono initialisation (Tallec
 }
 
 
-def load_searches(results: str | Path) -> list[dict[str, Any]]:
-    """The horizon searches' records under ``results/searches/`` (unreadable ones skipped)."""
+def load_searches(results: str | Path, warn=None) -> list[dict[str, Any]]:
+    """The horizon searches' records under ``results/searches/`` (unreadable ones skipped; those
+    of the wrong shape, ``store.SEARCH_TYPES``, with a message to ``warn``)."""
     out = []
     for p in sorted((Path(results) / "searches").glob("*.json")):
+        if store.link_below(results, p) is not None:  # a link leads out of the results
+            continue
         try:
             rec = json.loads(p.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(rec, dict) and "task" in rec and "model" in rec:
+        problem = store.record_problem(rec, store.SEARCH_TYPES, ("task", "model"))
+        if problem is None:
             out.append(rec)
+        elif warn is not None:
+            warn(f"skipping search record {p}: {problem}")
     return out
 
 
-def load_study(results: str | Path) -> dict[str, Any] | None:
+def load_study(results: str | Path, warn=None) -> dict[str, Any] | None:
+    """The study record (``study.json``), or None (absent, unreadable, or of the wrong shape,
+    ``store.STUDY_TYPES``, then with a message to ``warn``)."""
     p = Path(results) / STUDY_RECORD
+    if store.link_below(results, p) is not None:
+        return None
     try:
         rec = json.loads(p.read_text())
     except (OSError, ValueError):
         return None
-    return rec if isinstance(rec, dict) else None
+    problem = store.record_problem(rec, store.STUDY_TYPES)
+    if problem is not None and warn is not None:
+        warn(f"not read: {p}: {problem}")
+    return rec if problem is None else None
 
 
 def gradflow_ratios(results: str | Path) -> list[dict[str, Any]]:
@@ -65,6 +79,8 @@ def gradflow_ratios(results: str | Path) -> list[dict[str, Any]]:
     at init and trained."""
     rows = []
     for csv_path in sorted((Path(results) / "gradflow").glob("*/gradflow.csv")):
+        if store.link_below(results, csv_path) is not None:
+            continue
         try:
             with open(csv_path, newline="") as f:
                 data = list(csv.DictReader(f))

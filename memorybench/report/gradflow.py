@@ -53,32 +53,82 @@ class TrainedRun:
         return self.run_dir / WEIGHTS
 
 
-def read_run(run_dir: str | Path) -> TrainedRun:
-    """The model and task of a run folder, from its ``config.json`` (weights checked too)."""
-    from memorybench.errors import DataError
+def read_run(run_dir: str | Path, named: Iterable[str] = ()) -> TrainedRun:
+    """The model and task of a run folder, from its ``config.json`` (weights checked too).
+
+    A results folder is data: its model and task must be names this process already knows
+    (built in, installed as entry points, or registered by a ``--plugin`` file), or a
+    ``module:Class`` reference among ``named`` (what the user gave with ``--models``). Nothing
+    named only in ``config.json`` is ever imported (``check_known``)."""
+    from memorybench.errors import DataError, printable
     from memorybench.run import store
 
     run_dir = Path(run_dir)
+    where = printable(str(run_dir))
     if not (run_dir / store.CONFIG).is_file():
-        raise ConfigError(f"--run {str(run_dir)!r}: no {store.CONFIG}; expected a run folder "
+        raise ConfigError(f"--run {where!r}: no {store.CONFIG}; expected a run folder "
                           f"such as results/runs/<run_id>")
     try:
         cfg = store.load_config(run_dir)
         task, model = cfg["task"], cfg["model"]
+        for what, d in (("task", task), ("model", model)):
+            if not isinstance(d.get("name"), str):
+                raise TypeError(f"{what} name must be a string, got {d.get('name')!r}")
+        for key in ("params",):
+            if not isinstance(task.get(key) or {}, dict) or not isinstance(
+                    model.get(key) or {}, dict):
+                raise TypeError(f"{key} must be a table")
+        units, layers = model["units"], model.get("layers") or 1
+        if isinstance(units, bool) or not isinstance(units, int) or isinstance(
+                layers, bool) or not isinstance(layers, int):
+            raise TypeError(f"units and layers must be integers, got {units!r}, {layers!r}")
         run = TrainedRun(
-            run_dir=run_dir, run_id=run_dir.name, task=str(task["name"]),
-            task_params=dict(task.get("params") or {}), model=str(model["name"]),
-            units=int(model["units"]), layers=int(model.get("layers") or 1),
-            model_params=dict(model.get("params") or {}),
+            run_dir=run_dir, run_id=run_dir.name, task=task["name"],
+            task_params=dict(task.get("params") or {}), model=model["name"],
+            units=units, layers=layers, model_params=dict(model.get("params") or {}),
         )
     except (DataError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"--run {str(run_dir)!r}: unusable {store.CONFIG} ({exc})") from None
+        raise ConfigError(f"--run {where!r}: unusable {store.CONFIG} "
+                          f"({printable(str(exc))[:200]})") from None
+    check_known(run, cfg, named)
     if not run.weights.exists():
         raise ConfigError(
             f"--run {str(run_dir)!r} has no {WEIGHTS}; train it with `memorybench run "
             f"--save-weights`"
         )
     return run
+
+
+def check_known(run: TrainedRun, cfg: dict[str, Any], named: Iterable[str] = ()) -> None:
+    """ConfigError unless ``run``'s task and model resolve without importing anything its
+    ``config.json`` names: registered names (built-ins, entry points, loaded plugin files) pass,
+    and a ``module:Class`` reference passes only when the user named it (``named``). The error
+    says which ``--plugin`` to pass (the file the run recorded for that name, by its hash)."""
+    from memorybench.errors import printable
+    from memorybench.models import model_names
+    from memorybench.tasks import TASKS
+
+    where = printable(str(run.run_dir))
+    plugins = cfg.get("plugins") if isinstance(cfg.get("plugins"), dict) else {}
+    code = cfg.get("code") if isinstance(cfg.get("code"), dict) else {}
+    for kind, name, known in (("task", run.task, TASKS.names()),
+                              ("model", run.model, model_names())):
+        if name in known or (":" in name and name in set(named)):
+            continue
+        shown = printable(name)[:100]
+        files = [str(f) for f, h in plugins.items() if code.get(kind) and h == code.get(kind)]
+        files = files or [str(f) for f in plugins]
+        if ":" in name:
+            hint = (f"it is a 'module:Class' reference, which is imported only when you name it "
+                    f"yourself: add it to --models ({shown})")
+        elif files:
+            hint = "pass the plugin that registers it: " + " or ".join(
+                f"--plugin {printable(f)}" for f in files[:3])
+        else:
+            hint = ("install the package that provides it, or pass the plugin file that "
+                    "registers it with --plugin")
+        raise ConfigError(f"--run {where!r}: its {kind} {shown!r} is not a known {kind} (results "
+                          f"never decide what is imported); {hint}")
 
 
 LOSS_STEPS = ("all", "metric")
@@ -101,6 +151,12 @@ def input_gradient_norms(
 
     x, y = task.data("test", n=batch, seed=seed)
     xt = tf.convert_to_tensor(x, dtype=tf.float32)
+    if getattr(task.spec, "input_kind", "float") == "tokens":  # ids have no gradient: take
+        import keras  # it with respect to the embedded inputs, the sequence layers' x_t
+
+        emb = next(la for la in model.layers if isinstance(la, keras.layers.Embedding))
+        xt = tf.cast(emb(x), tf.float32)
+        model = keras.Model(emb.output, model.output)
     loss_fn = loss_for(task.spec)
     weight = None
     if loss_steps == "metric":
@@ -144,7 +200,7 @@ def gradient_flow(
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     if loss_steps not in LOSS_STEPS:
         raise ConfigError(f"unknown loss_steps {loss_steps!r}; known: {', '.join(LOSS_STEPS)}")
-    trained = [read_run(r) for r in runs]
+    trained = [read_run(r, named=[*models, task]) for r in runs]  # what the user named
     for run in trained:
         if run.task != task:
             raise ConfigError(
@@ -212,7 +268,7 @@ def plot_gradflow(df, path: Path, title: str) -> list[Path]:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from memorybench.report.plots import RC, styles
+    from memorybench.report.plots import RC, save_figure, styles
 
     models = list(dict.fromkeys(df["model"]))
     look = styles((m, m) for m in models)
@@ -245,9 +301,11 @@ def plot_gradflow(df, path: Path, title: str) -> list[Path]:
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
         out = [path.with_suffix(".png"), path.with_suffix(".svg")]
-        fig.savefig(out[0], dpi=110, bbox_inches="tight")
-        fig.savefig(out[1], bbox_inches="tight")
-        plt.close(fig)
+        try:  # atomic writes: a link at the path is replaced, never written through
+            save_figure(fig, out[0], "png", dpi=110, bbox_inches="tight")
+            save_figure(fig, out[1], "svg", bbox_inches="tight")
+        finally:
+            plt.close(fig)
     return out
 
 
@@ -261,19 +319,52 @@ def run_gradflow(
     batch: int = 32,
     seed: int = 0,
     loss_steps: str = "metric",
+    root: str | Path | None = None,
 ) -> dict[str, Path]:
-    """Compute, then write ``out/gradflow.csv``, ``out/gradflow.png`` and ``.svg``."""
+    """Check that ``out`` can be written, compute, then write ``out/gradflow.csv``,
+    ``out/gradflow.png`` and ``.svg`` (an ``OutputError`` in one line when they cannot be).
+    ``root``: the results folder ``out`` was derived from; no folder between it and ``out`` may
+    be a symbolic link (a link the user names as ``out`` is theirs)."""
+    from memorybench.errors import OutputError, os_error_line
     from memorybench.run import store
 
+    out = Path(out)
+    link = None if root is None else store.link_below(root, out)
+    if link is not None:
+        raise OutputError(f"{link} is a symbolic link; remove it (the gradient flow is written "
+                          f"only inside the results folder)")
+    check_writable(out)  # before the seconds of computing
     df = gradient_flow(task, models, length, runs=runs, units=units, batch=batch, seed=seed,
                        loss_steps=loss_steps)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out / "gradflow.csv"
-    store.write_text(csv, df.to_csv(index=False))
-    png, svg = plot_gradflow(
-        df, out / "gradflow.png",
-        f"Gradient flow: {task}, length {length}, batch {batch}, seed {seed}"
-        + (", loss on metric steps" if loss_steps == "metric" else ", full training loss"),
-    )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        csv = out / "gradflow.csv"
+        store.write_text(csv, df.to_csv(index=False))
+        png, svg = plot_gradflow(
+            df, out / "gradflow.png",
+            f"Gradient flow: {task}, length {length}, batch {batch}, seed {seed}"
+            + (", loss on metric steps" if loss_steps == "metric" else ", full training loss"),
+        )
+    except OSError as exc:
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(os_error_line(exc, f"write the gradient flow into {out}")) from exc
     return {"csv": csv, "png": png, "svg": svg}
+
+
+def check_writable(out: Path) -> None:
+    """OutputError unless ``out`` is a folder, or can be made one, that this process may write
+    in (nothing is created here)."""
+    import os
+
+    from memorybench.errors import OutputError
+
+    probe = Path(out)
+    while not probe.exists() and not probe.is_symlink() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"cannot write the gradient flow into {str(out)!r}: {str(probe)!r} is "
+                          f"not a folder; give a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write the gradient flow into {str(out)!r}: {str(probe)!r} "
+                          f"is not writable (permission denied); give another folder")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 import time
 import traceback
 from collections.abc import Iterable, Iterator
@@ -137,6 +138,9 @@ class RayExecutor:
         configs = list(configs)
         if not configs:
             return
+        if any(cfg.train.timeout_s > 0 for cfg in configs):
+            raise ConfigError("train.timeout_s is enforced by the local executor only (it stops "
+                              "a run's worker process); with --executor ray, leave it 0")
         ray = self.ray
         # workers may start in another folder (or on another machine): absolute paths
         out_dir = Path(getattr(fn, "out_dir", store.DEFAULT_RESULTS))
@@ -232,14 +236,101 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="memorybench-parent-watch").start()
 
 
+def _pool_main(fd: int) -> None:
+    """Entry point of a worker process (``python -c``): the driver's end of the pipe is ``fd``;
+    the first message is the driver's ``sys.path``, its plugin files and the thread count."""
+    from multiprocessing.connection import Connection
+
+    conn = Connection(fd)
+    path, plugins, threads = conn.recv()
+    sys.path[:] = [p for p in path if p] + [p for p in sys.path if p not in path]
+    _pool_worker(conn, plugins, threads)
+
+
+def _pool_worker(conn, plugins: list[str], threads: int) -> None:
+    """A worker process: set up, then run ``(job, cfg)`` messages until ``None``.
+
+    It says ``("started", run_id)`` when a run begins (its time limit counts from there, not
+    from the worker's start-up) and ``("done", result)`` when it ends; anything raised outside a
+    run is sent back as ``("error", one line)``. Set-up failing is ``("error", ...)`` too."""
+    try:
+        _pool_worker_init(plugins, threads)
+    except BaseException as exc:  # a plugin that raises or exits in this process
+        conn.send(("error", f"worker set-up failed: {one_line(exc)}"))
+        return
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        job, cfg = msg
+        conn.send(("started", run_id(cfg)))
+        try:
+            result = job(cfg)
+        except BaseException as exc:  # noqa: BLE001 - reported to the driver, which records it
+            conn.send(("error", one_line(exc)))
+            continue
+        conn.send(("done", result))
+
+
+class _Worker:
+    """One worker process of ``PoolExecutor`` and the run it holds.
+
+    A fresh interpreter (``python -c``), not ``multiprocessing``'s spawn: that would import the
+    caller's main script again in the worker, which breaks scripts without an ``if __name__ ==
+    "__main__"`` guard and code read from stdin. TensorFlow is not fork-safe, so no fork."""
+
+    def __init__(self, plugins: list[str], threads: int):
+        import subprocess
+        from multiprocessing import Pipe
+
+        self.conn, child = Pipe()  # a socket pair: the worker gets its end by number
+        fd = child.fileno()
+        code = ("import sys; from memorybench.run.executors import _pool_main; "
+                "_pool_main(int(sys.argv[1]))")
+        self.proc = subprocess.Popen([sys.executable, "-c", code, str(fd)], pass_fds=(fd,),
+                                     stdin=subprocess.DEVNULL)
+        child.close()
+        self.conn.send((list(sys.path), plugins, threads))
+        self.cfg: RunConfig | None = None
+        self.submitted = 0.0
+        self.started: float | None = None  # when the current run began in the worker
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, kill: bool = False) -> None:
+        import subprocess
+
+        if self.alive and not kill:
+            try:
+                self.conn.send(None)
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if self.alive:
+            self.proc.kill()
+        self.proc.wait()
+        self.conn.close()
+
+
 class PoolExecutor:
-    """``workers`` runs at once in child processes of this machine (``--workers N``).
+    """``workers`` runs at once in worker processes of this machine (``--workers N``; the
+    default local executor uses one per physical core).
 
     Two runs with one thread each beat one run with two threads on a 2-core CPU (the smoke
     sweep: 18 s against 26 s), and each run's numbers do not depend on the executor. Processes
-    are started with ``spawn`` (TensorFlow is not fork-safe) and reused between runs. A run whose
-    process dies is recorded as ``failed`` with the reason (``record_crash``); the pool is then
-    rebuilt and the sweep goes on. Progress is reported per finished run.
+    are started with ``spawn`` (TensorFlow is not fork-safe) and reused between runs; each gets
+    ``threads_per_worker`` TensorFlow threads (the usable CPUs over the workers).
+
+    A run whose worker dies is recorded as ``failed`` with the reason (``record_crash``) and a
+    run past its time limit (``train.timeout_s``, counted from when the run starts in its
+    worker) is ended by killing its worker and recorded as ``failed``; a fresh worker takes the
+    next run and the sweep goes on. Progress is reported per finished run.
     """
 
     name = "pool"
@@ -248,43 +339,110 @@ class PoolExecutor:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"--workers {workers!r} is not allowed; allowed: an integer >= 1")
         self.workers = workers
-        self.threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+        self.threads = threads_per_worker or max(1, usable // workers)
 
     def map(self, fn, configs: Iterable[RunConfig]) -> Iterator[Any]:
-        import concurrent.futures as cf
-        import multiprocessing
+        from multiprocessing.connection import wait
 
         from memorybench.registry import loaded_plugins
 
         remote = fn.remote() if hasattr(fn, "remote") else fn
         out_dir = Path(fn.out_dir)  # a RunJob
-        todo = list(configs)
-        ctx = multiprocessing.get_context("spawn")
-        while todo:
-            pool = cf.ProcessPoolExecutor(
-                max_workers=min(self.workers, len(todo)), mp_context=ctx,
-                initializer=_pool_worker_init, initargs=(list(loaded_plugins()), self.threads),
-            )
-            started = {}
-            broken = False
+        queue = list(configs)
+        if not queue:
+            return
+        plugins = list(loaded_plugins())
+        workers: list[_Worker] = []
+        try:
+            while queue or any(w.cfg is not None for w in workers):
+                while queue and len(workers) < self.workers:
+                    workers.append(_Worker(plugins, self.threads))
+                for w in workers:  # hand out runs
+                    if w.cfg is None and queue and not w.conn.closed:
+                        w.cfg, w.submitted, w.started = queue.pop(0), time.time(), None
+                        try:
+                            w.conn.send((remote, w.cfg))
+                        except OSError:  # it has just died: the run goes to another worker
+                            queue.insert(0, w.cfg)
+                            w.cfg = None
+                            w.stop(kill=True)
+                ready = wait([w.conn for w in workers], timeout=self._next_deadline(workers))
+                for w in list(workers):
+                    result = self._check(w, ready, out_dir)
+                    if result is not None:
+                        yield result
+                    if w.conn.closed or not w.alive:
+                        w.stop(kill=True)
+                        workers.remove(w)
+        finally:
+            for w in workers:  # Ctrl-C, an error in the driver, or the end: stop every worker
+                w.stop(kill=w.cfg is not None)
+
+    @staticmethod
+    def _next_deadline(workers: list[_Worker]) -> float | None:
+        """Seconds until the first running run's time limit (None: no limit)."""
+        left = [w.started + w.cfg.train.timeout_s - time.time() for w in workers
+                if w.cfg is not None and w.started is not None and w.cfg.train.timeout_s > 0]
+        return max(0.0, min(left)) if left else None
+
+    def _check(self, w: _Worker, ready, out_dir: Path):
+        """The finished result of worker ``w``, if any (its own, a crash or a time-out)."""
+        cfg = w.cfg
+        if w.conn in ready:
             try:
-                futures = {}
-                for cfg in todo:
-                    futures[pool.submit(remote, cfg)] = cfg
-                    started[run_id(cfg)] = time.perf_counter()
-                for fut in cf.as_completed(futures):
-                    cfg = futures[fut]
-                    todo.remove(cfg)
-                    try:
-                        yield fut.result()
-                    except cf.process.BrokenProcessPool as exc:
-                        broken = True
-                        yield record_crash(out_dir, cfg, exc,
-                                           time.perf_counter() - started[run_id(cfg)])
-                    except Exception as exc:  # raised outside the run (pickling, ...)
-                        yield record_crash(out_dir, cfg, exc,
-                                           time.perf_counter() - started[run_id(cfg)])
-                    if broken:
-                        break
-            finally:
-                pool.shutdown(wait=not broken, cancel_futures=True)
+                kind, payload = w.conn.recv()
+            except (EOFError, OSError):  # the worker is gone: let it be reaped
+                kind, payload = "dead", None
+                try:
+                    w.proc.wait(timeout=5)
+                except Exception:
+                    w.proc.kill()
+                    w.proc.wait()
+            if kind == "started":
+                w.started = time.time()
+            elif kind == "done":
+                w.cfg = None
+                if dataclasses.is_dataclass(payload) and hasattr(payload, "run_id"):
+                    return dataclasses.replace(
+                        payload, run_dir=store.run_dir(out_dir, payload.run_id))
+                return payload
+            elif kind == "error" and cfg is not None:
+                w.cfg = None
+                return self._failed(w, out_dir, cfg, f"the worker process raised outside the "
+                                    f"run: {payload}")
+            elif kind == "error":  # set-up failed: the next run goes to a fresh worker
+                w.stop(kill=True)
+        if cfg is not None and w.cfg is not None and not w.alive:
+            w.cfg = None
+            code = w.proc.returncode
+            return self._failed(w, out_dir, cfg, f"the worker process died (exit code {code}) "
+                                f"during the run", crashed=True)
+        limit = cfg.train.timeout_s if cfg is not None else 0
+        if (w.cfg is not None and limit > 0 and w.started is not None
+                and time.time() - w.started >= limit):
+            w.stop(kill=True)
+            w.cfg = None
+            return self._failed(w, out_dir, cfg, f"timed out: the run took longer than "
+                                f"train.timeout_s={limit:g} s; its worker process was stopped",
+                                crashed=True)
+        return None
+
+    @staticmethod
+    def _failed(w: _Worker, out_dir: Path, cfg: RunConfig, reason: str, crashed=False):
+        from memorybench.run.sweep import break_lock
+        from memorybench.run.train import RunResult, record_failed_run
+
+        rid = run_id(cfg)
+        folder = store.run_dir(out_dir, rid)
+        if crashed:
+            break_lock(folder, w.proc.pid)
+            try:  # the run may have written its own summary just before
+                if (folder / store.SUMMARY).stat().st_mtime >= (w.started or w.submitted):
+                    s = store.load_summary(folder)
+                    return RunResult(rid, folder, s["status"], s)
+            except Exception:
+                pass
+        wall = time.time() - (w.started or w.submitted)
+        return record_failed_run(out_dir, cfg, reason, None, wall=wall)

@@ -109,6 +109,9 @@ class RichReporter(Reporter):
             self.progress.update(self.sweep_bar, advance=1)
             self.progress.update(self.run_bar, visible=False)
 
+    def note(self, message: str) -> None:
+        self.console.print(message, markup=False, highlight=False, soft_wrap=True)
+
     def stop(self) -> None:
         if self.progress is not None:
             self.progress.stop()

@@ -208,17 +208,32 @@ def iter_summaries(
     reader of the store (the reports read through it).
 
     Folders without a summary (a run in progress, or killed before the end) are left out; a
-    summary that is corrupt, half written or lacks what every summary has (a ``status`` of
-    ``STATUSES``, ``task``, ``model``, ``length``) is skipped with a message naming it, given to
-    ``warn`` when it is a callable, as a ``UserWarning`` when it is True, and dropped when False.
+    summary that is corrupt, half written, lacks what every summary has (a ``status`` of
+    ``STATUSES``, ``task``, ``model``, ``length``) or holds a value of the wrong type for its key
+    (``SUMMARY_TYPES``: ``length`` "abc", ``units`` a list) is skipped with a message naming the
+    file and the key, given to ``warn`` when it is a callable, as a ``UserWarning`` when it is
+    True, and dropped when False. So is a run folder that is, or whose files are, symbolic links
+    (results are read only from files inside the results folder: ``linked``).
     """
-    for path in list_runs(results):
-        if not (path / SUMMARY).exists():
+    paths = list_runs(results)
+    if paths and runs_dir(results).is_symlink():
+        paths = [runs_dir(results)]  # one warning for the whole folder
+    for path in paths:
+        link = linked(path, RUN_FILES)
+        if link is not None:
+            what = "every run" if path == runs_dir(results) else f"run {path.name}"
+            msg = (f"skipping {what}: {link} is a symbolic link (results are read only from "
+                   f"files inside the results folder)")
+        elif not (path / SUMMARY).exists():
             continue  # not worth a warning
+        else:
+            msg = None
         try:
+            if msg is not None:
+                raise DataError(msg)
             s = _checked(path, load_summary(path))
         except DataError as exc:
-            msg = f"skipping run {path.name}: {exc}"
+            msg = str(exc) if msg is not None else f"skipping run {path.name}: {exc}"
             if callable(warn):
                 warn(msg)
             elif warn:
@@ -228,14 +243,117 @@ def iter_summaries(
         yield s
 
 
+RUN_FILES = (SUMMARY, CONFIG, HISTORY, WEIGHTS)  # what the reports read from a run folder
+
+
+def linked(path: str | Path, names: tuple[str, ...] = ()) -> Path | None:
+    """``path`` itself, or its first entry among ``names``, when it is a symbolic link; else
+    None. Readers of a results folder skip such paths: a link leads out of the folder."""
+    path = Path(path)
+    for p in (path, *(path / n for n in names)):
+        if p.is_symlink():
+            return p
+    return None
+
+
+def link_below(root: str | Path, path: str | Path) -> Path | None:
+    """The first path from ``root`` (exclusive) down to ``path`` (inclusive) that is a symbolic
+    link, or None: such a path leads out of the results folder ``root`` (which may itself be a
+    link: the user named it)."""
+    root, path = Path(root), Path(path)
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return path if path.is_symlink() else None
+    p = root
+    for part in parts:
+        p = p / part
+        if p.is_symlink():
+            return p
+    return None
+
+
+_NUM = (int, float)
+# the type each summary key must have where present (None: null allowed); bool is not a number
+SUMMARY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    **{k: ((str,), False) for k in ("task", "model")},
+    "length": ((int,), False),
+    **{k: ((str,), True) for k in ("run_id", "reason", "traceback", "dataset", "metric", "device",
+                                   "precision", "started_at", "finished_at")},
+    **{k: ((int,), True) for k in ("units", "layers", "param_budget", "seed", "steps",
+                                   "batch_size", "steps_trained", "steps_to_solve", "params",
+                                   "n_train", "n_val", "n_test")},
+    **{k: (_NUM, True) for k in ("chance", "solved_at", "test_metric", "test_loss", "score",
+                                 "val_metric", "lr", "seconds_to_solve", "throughput",
+                                 "train_seconds", "wall_seconds")},
+    **{k: ((bool,), True) for k in ("solved", "higher_is_better", "jit", "cudnn_eligible")},
+    **{k: ((dict,), True) for k in ("task_params", "paper_metrics", "versions", "plugins")},
+    "gpus": ((list,), True),
+}
+
+
+# the records beside the runs (``run/horizon.py``'s searches, ``run/study.py``'s study): the
+# keys the reports use, typed; lists of names are checked item by item
+SEARCH_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    "task": ((str,), False), "model": ((str,), False),
+    **{k: ((int,), True) for k in ("base", "max_length", "bisect", "largest_solved",
+                                   "smallest_failed")},
+    "hit_max": ((bool,), True), "probes": ((dict,), True),
+}
+STUDY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    **{k: ((str,), True) for k in ("name", "scale", "description", "reference",
+                                   "settings_in_words", "command", "gradflow_csv")},
+    "tasks": ((list,), True), "models": ((list,), True),
+    **{k: ((dict,), True) for k in ("settings", "gradflow", "not_searched")},
+}
+
+
+def record_problem(record: Any, types: dict[str, tuple[tuple[type, ...], bool]],
+                   required: tuple[str, ...] = ()) -> str | None:
+    """What is wrong with a JSON ``record`` read from results (not an object, a key of
+    ``required`` missing, a value not of its type in ``types``), or None when nothing is."""
+    if not isinstance(record, dict):
+        return f"not a JSON object but {type(record).__name__}"
+    for key in required:
+        if key not in record:
+            return f"lacks the key {key!r}"
+    for key, (want, nullable) in types.items():
+        if key not in record:
+            continue
+        value = record[key]
+        ok = _type_ok(value, want, nullable)
+        if ok and isinstance(value, list):  # lists of names
+            ok = all(isinstance(v, str) for v in value)
+        if not ok:
+            return (f"{key!r} must be " + " or ".join(t.__name__ for t in want)
+                    + (" or null" if nullable else "") + f", got {str(value)[:80]!r}")
+    return None
+
+
+def _type_ok(value: Any, types: tuple[type, ...], nullable: bool) -> bool:
+    if value is None:
+        return nullable
+    if isinstance(value, bool):
+        return bool in types
+    return isinstance(value, types)
+
+
 def _checked(path: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """``summary`` if it fits the schema (``SUMMARY_TYPES``); DataError naming the file and
+    the first key that does not."""
     f = path / SUMMARY
     if summary.get("status") not in STATUSES:
-        raise DataError(f"{f}: status {summary.get('status')!r} is not one of "
+        raise DataError(f"{f}: status {str(summary.get('status'))[:80]!r} is not one of "
                         f"{', '.join(STATUSES)}")
     for key in ("task", "model", "length"):
         if key not in summary:
             raise DataError(f"{f}: summary lacks the key {key!r}")
+    for key, (types, nullable) in SUMMARY_TYPES.items():
+        if key in summary and not _type_ok(summary[key], types, nullable):
+            want = " or ".join(t.__name__ for t in types) + (" or null" if nullable else "")
+            raise DataError(f"{f}: {key!r} must be {want}, got {str(summary[key])[:80]!r}")
+    if summary["length"] < 1:
+        raise DataError(f"{f}: 'length' must be >= 1, got {summary['length']!r}")
     return summary
 
 

@@ -104,7 +104,7 @@ def run_study(
 
         grad_files = run_gradflow(g["task"], [], g["length"],
                                   out / "gradflow" / f"{g['task']}_L{g['length']}", runs=runs,
-                                  batch=g.get("batch", 32))
+                                  batch=g.get("batch", 32), root=out)
     record = {
         "name": name, "scale": scale, "description": STUDIES[name]["description"],
         "scale_description": st.get("description"),

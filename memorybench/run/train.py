@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import stat
 import time
 import traceback
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from memorybench.config import RunConfig, resolve, run_id, to_dict
-from memorybench.errors import one_line
+from memorybench.errors import MemorybenchError, one_line
 from memorybench.run import store
 
 EvalHook = Callable[[dict[str, Any]], None]
@@ -76,6 +77,7 @@ class _Record:
     spec: Any = None
     gpus: list[str] = field(default_factory=list)
     n_used: dict[str, int] = field(default_factory=dict)
+    by_length: dict[str, Any] = field(default_factory=dict)  # spec.eval_lengths -> test scores
 
     def diverge(self, reason: str) -> None:
         self.status, self.reason = "diverged", reason
@@ -99,23 +101,63 @@ def run(
     t0 = time.perf_counter()
     cfg = resolve(cfg)
     rid = run_id(cfg)
-    folder = store.run_dir(out_dir, rid)
-    folder.mkdir(parents=True, exist_ok=True)
-    store.clear_run(folder)
 
     from memorybench.registry import loaded_plugins
 
     plugins = loaded_plugins()
+    try:
+        folder = run_folder(out_dir, rid)
+    except UnsafeRunFolder as exc:  # nothing is written through a link: failed, in memory only
+        rec = _Record(status="failed", reason=str(exc))
+        summary = summarize(cfg, rid, rec, plugins, started, time.perf_counter() - t0)
+        return RunResult(rid, store.run_dir(out_dir, rid), "failed", store.clean(summary))
+    store.clear_run(folder)
     _write_config(folder, cfg, plugins)
     rec = _Record()
     try:
         _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, list(callbacks))
-    except Exception as exc:  # anything inside the run: record it, never raise out of a sweep
-        rec.status = "failed"
-        rec.reason = one_line(exc)
+    except (Exception, SystemExit) as exc:  # anything inside the run (a plugin's sys.exit too):
+        rec.status = "failed"  # record it, never raise out of a sweep
+        rec.reason = failure_reason(exc)
         rec.traceback = traceback.format_exc()
     store.write_csv(folder / store.HISTORY, rec.history)
     return _write_summary(folder, cfg, rid, rec, plugins, started, time.perf_counter() - t0)
+
+
+class UnsafeRunFolder(MemorybenchError):
+    """``runs/`` or ``runs/<run_id>`` is a symbolic link (or not a folder): not written."""
+
+
+def run_folder(out_dir: str | Path, rid: str) -> Path:
+    """``out_dir/runs/<rid>``, made if missing; UnsafeRunFolder when ``runs`` or the run folder
+    is a symbolic link or not a folder, so that a run never deletes or writes files at a link's
+    target. Links inside the run folder are removed (the link, never its target)."""
+    runs = store.runs_dir(out_dir)
+    folder = runs / rid
+    for path, parents in ((runs, True), (folder, False)):
+        try:
+            path.mkdir(parents=parents)
+        except FileExistsError:
+            pass
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            raise UnsafeRunFolder(
+                f"{path} is a symbolic link; runs are never written through links (remove it "
+                f"or choose another --out)"
+            )
+        if not stat.S_ISDIR(mode):
+            raise UnsafeRunFolder(f"{path} is not a folder; remove it or choose another --out")
+    for entry in folder.iterdir():
+        if entry.is_symlink():
+            entry.unlink()
+    return folder
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The one-line reason of a failed run; ``sys.exit`` inside a run is named as such."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: sys.exit({exc.code!r}) was called inside the run"
+    return one_line(exc)
 
 
 def record_failed_run(
@@ -144,11 +186,11 @@ def record_failed_run(
     plugins = loaded_plugins()
     rec = _Record(status="failed", reason=reason[:1000], traceback=traceback_text)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = run_folder(out_dir, rid)
         if not (folder / store.CONFIG).exists():
             _write_config(folder, cfg, plugins)
         return _write_summary(folder, cfg, rid, rec, plugins, started or _now(), wall, device)
-    except OSError:  # cannot record it on disk: the sweep still reports it
+    except (OSError, UnsafeRunFolder):  # cannot record it on disk: the sweep still reports it
         summary = summarize(cfg, rid, rec, plugins, started or _now(), wall, device)
         return RunResult(rid, folder, "failed", store.clean(summary))
 
@@ -226,6 +268,7 @@ def _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, extra_call
             rec.diverge(f"test predictions are not finite after {rec.steps_trained} steps")
             return
         rec.test = task.evaluate(y_te, pred)
+        rec.by_length = eval_lengths(task, model, cfg)
         if save_weights:
             save_model_weights(model, folder / store.WEIGHTS)
     finally:
@@ -278,6 +321,46 @@ def _monitor(task, y_val, val_ds, tc, rec: _Record, rid: str, on_eval):
             self.t = time.perf_counter()  # evaluation time is not training time
 
     return Monitor()
+
+
+def eval_lengths(task, model, cfg: RunConfig) -> dict[str, Any]:
+    """The trained ``model`` scored at each of ``task.spec.eval_lengths`` (induction heads: the
+    Mamba paper's test beyond the training length) on ``train.n_test`` fresh test sequences of
+    that length: {str(length): {"metric", "score", "solved"}}; {} for other tasks.
+
+    The model for a length is the training model's architecture reading that many steps
+    (``build_for_steps``: cells see the training spec) with the trained weights. A length the
+    model cannot read is recorded as {"error": one line}, and the other lengths still count.
+    """
+    lengths = getattr(task.spec, "eval_lengths", ()) or ()
+    if not lengths:
+        return {}
+    import dataclasses
+    import logging
+
+    from memorybench.models.build import build_for_steps
+
+    m, tc = cfg.model, cfg.train
+    weights = model.get_weights()
+    out: dict[str, Any] = {}
+    tf_log = logging.getLogger("tensorflow")
+    level = tf_log.level
+    tf_log.setLevel(logging.ERROR)  # one predict function per length: TF's retracing warning
+    try:
+        for length in lengths:
+            try:
+                at = dataclasses.replace(task, length=int(length))
+                x, y = at.data("test", n=tc.n_test, seed=cfg.seed)
+                other = build_for_steps(task, m.name, int(length), m.units, m.layers, **m.params)
+                other.set_weights(weights)
+                pred = other.predict(eval_dataset(x, tc.eval_batch_size), verbose=0)
+                ev = at.evaluate(y, pred)
+                out[str(length)] = {k: ev[k] for k in ("metric", "score", "solved")}
+            except Exception as exc:  # noqa: BLE001 - one length's problem is recorded
+                out[str(length)] = {"error": one_line(exc)}
+    finally:
+        tf_log.setLevel(level)
+    return out
 
 
 def beyond_margin(spec, metric: float, margin: float) -> bool:
@@ -424,6 +507,7 @@ def summarize(
         "test_metric": test.get("metric"),
         "test_loss": test.get("loss"),
         "paper_metrics": dict(test.get("paper_metrics") or {}),  # e.g. ce_all_steps (Bai 2018)
+        "eval_lengths": dict(rec.by_length),  # induction_heads: {length: metric, score, solved}
         "score": test.get("score"),
         "solved": bool(test.get("solved", False)),
         "val_metric": rec.history[-1]["val_metric"] if rec.history else None,
