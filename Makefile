@@ -20,8 +20,10 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	MEMORYBENCH_OFFLINE=1 $(BIN)/memorybench study why-lstm --scale demo --out results/demo
 
+# -n auto: one pytest-xdist worker per CPU; each test file (and each model of the contract
+# test) is one group that runs in one worker (tests/conftest.py)
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check .
@@ -30,19 +32,27 @@ lint: setup
 bench: setup
 	$(BIN)/memorybench bench --quick
 
-# mutation testing (mutmut; config in pyproject.toml [tool.mutmut]); slow, not part of CI.
-# Writes the mutants that no test kills to $(MUTATE_OUT). A subset: make mutate
-# MUTANTS='memorybench.tasks.*'; `.venv/bin/mutmut show NAME` prints one mutant's diff.
-MUTANTS ?= memorybench.tasks.* memorybench.run.store.* memorybench.run.sweep.x_plan_status* \
-	memorybench.config.x_run_id* memorybench.config.x_canonical_json* \
-	memorybench.report.leaderboard.*
+# mutation testing (mutmut; config in pyproject.toml [tool.mutmut]; docs/mutation.md); slow, not
+# part of CI. Mutates the task generators and scoring, the run store, the sweep's resume split,
+# the run id and the leaderboard aggregation, tries each mutant against the fast unit tests that
+# cover it, and writes the mutants no test kills to $(MUTATE_OUT). A subset:
+# make mutate MUTANTS='memorybench.run.store.*'; `.venv/bin/mutmut show NAME` prints one diff.
+LEADERBOARD_AGGREGATION := load_runs train_id _canon variant_of entry_key _median aggregate \
+	_select_rates rank leaderboard horizons bracket _missing train_settings
+MUTANTS ?= memorybench.tasks.* memorybench.run.store.* memorybench.run.sweep.x_plan_status__* \
+	memorybench.config.x_run_id__* memorybench.config.x_canonical_json__* \
+	$(foreach f,$(LEADERBOARD_AGGREGATION),memorybench.report.leaderboard.x_$(f)__mutmut_*)
 MUTATE_OUT ?= results/mutation-survivors.txt
+MUTATE_JOBS ?= 2
 mutate: setup
 	$(BIN)/pip install -q -e ".[test,mutate]"
 	rm -rf mutants
-	$(BIN)/mutmut run $(foreach m,$(MUTANTS),'$(m)') || true
+	nice -n 10 $(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(foreach m,$(MUTANTS),'$(m)') || true
 	mkdir -p $(dir $(MUTATE_OUT))
-	$(BIN)/mutmut results | grep -v ': killed$$' > $(MUTATE_OUT) || true
+	$(BIN)/mutmut results --all true | grep -v -e ': killed$$' -e ': not checked$$' \
+		> $(MUTATE_OUT) || true
+	@$(BIN)/mutmut results --all true | grep -v ': not checked$$' | sed 's/.*: //' | sort \
+		| uniq -c
 	@echo "$$(grep -c . $(MUTATE_OUT)) mutant(s) not killed: $(MUTATE_OUT)"
 
 clean:

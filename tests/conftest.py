@@ -35,6 +35,9 @@ def _seal(mp: pytest.MonkeyPatch, root: Path) -> None:
     mp.delenv(mnist_sources.ENV_SOURCE, raising=False)
     mp.setenv(mnist_sources.ENV_OFFLINE, "1")
     mp.setattr(mnist_sources, "KERAS_TMP_HOME", str(root / "tmp-keras"))
+    # sweeps run in the test's own process unless a test asks for workers (they cost a
+    # TensorFlow import each, and pytest-xdist already keeps every core busy)
+    mp.setenv("MEMORYBENCH_WORKERS", "1")
     mnist_sources.clear_cache()  # nothing resolved under another test's folders
 
 
@@ -60,3 +63,21 @@ def sealed_home(tmp_path_factory, monkeypatch) -> Path:
     yield root / "home"
     mnist_sources.clear_cache()
 
+
+
+# Parallel runs (`make test` passes `-n auto --dist loadgroup` to pytest-xdist): a test file is
+# one group, so its module- and session-scoped fixtures (a sweep made once, models built once)
+# are made once, in one worker. The contract test is split by model name instead (each name's
+# models are built once per group), so its many names spread over the workers. The browser test
+# reuses test_report's sweep, so it joins that group.
+SHARED_GROUPS = {"test_browser": "test_report"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__
+        group = SHARED_GROUPS.get(module, module)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if module == "test_contract" and "name" in params:
+            group = f"test_contract[{params['name']}]"
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -32,7 +32,7 @@ def _code_lines() -> list[str]:
 LINES = _code_lines()
 SYNOPSIS = [x for x in LINES if "[" in x or re.search(r"\b[A-Z]{2,}\b", x)]
 RUNNABLE = [x for x in LINES if x not in SYNOPSIS]
-TRAINS = ("run", "horizon", "study")  # --dry-run
+TRAINS = ("run", "horizon", "study", "reproduce")  # --dry-run
 NEEDS_STATE = ("report", "show", "gradflow", "bench")  # --help: results or minutes
 
 
