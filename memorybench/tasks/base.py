@@ -270,3 +270,11 @@ def token_row(v, width: int = 60, symbols: dict | None = None, pad: int = 2) -> 
     if len(s) > width:
         s = s[: width // 2] + ["…".rjust(pad)] + s[-width // 2 :]
     return " ".join(s)
+
+
+def token_lines(x, vocab_size: int, width: int = 60) -> tuple[str, int]:
+    """The ``t`` and ``input`` lines of a token task's ``render`` (columns wide enough for the
+    largest id and step), and that column width for the target line."""
+    pad = max(len(str(vocab_size - 1)), len(str(len(x) - 1)))
+    return (f"t       {token_row(np.arange(len(x)), width, pad=pad)}\n"
+            f"input   {token_row(x, width, pad=pad)}\n"), pad

@@ -40,7 +40,7 @@ import numpy as np
 
 from memorybench.errors import ConfigError
 from memorybench.tasks import register_task
-from memorybench.tasks.base import Task, TaskSpec, token_dtype, token_row
+from memorybench.tasks.base import Task, TaskSpec, token_dtype, token_lines
 
 DEFAULT_EVAL_LENGTHS = (64, 128, 256, 512, 1024, 2048, 4096)
 
@@ -109,8 +109,7 @@ class InductionHeads(Task):
         return x, y
 
     def render(self, x: np.ndarray, y: np.ndarray, width: int = 60) -> str:
-        pad = max(len(str(self.vocab_size - 1)), len(str(len(x) - 1)))
-        t = token_row(np.arange(len(x)), width, pad=pad)
-        return (f"t       {t}\ninput   {token_row(x, width, pad=pad)}\n"
+        lines, pad = token_lines(x, self.vocab_size, width)
+        return (f"{lines}"
                 f"target  {int(np.asarray(y).reshape(-1)[0])} (the token after the first "
                 f"trigger {self.trigger})")

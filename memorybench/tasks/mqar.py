@@ -50,7 +50,14 @@ import numpy as np
 
 from memorybench.errors import ConfigError
 from memorybench.tasks import register_task
-from memorybench.tasks.base import Task, TaskSpec, distinct_ints, token_dtype, token_row
+from memorybench.tasks.base import (
+    Task,
+    TaskSpec,
+    distinct_ints,
+    token_dtype,
+    token_lines,
+    token_row,
+)
 
 NO_LOSS = -1
 _BLOCK = 8192  # rows per block of Gumbel scores: bounded temporary memory
@@ -126,9 +133,8 @@ class Mqar(Task):
         return x, y
 
     def render(self, x: np.ndarray, y: np.ndarray, width: int = 60) -> str:
-        pad = max(len(str(self.vocab_size - 1)), len(str(len(x) - 1)))
-        t = token_row(np.arange(len(x)), width, pad=pad)
-        return (f"t       {t}\ninput   {token_row(x, width, pad=pad)}\n"
+        lines, pad = token_lines(x, self.vocab_size, width)
+        return (f"{lines}"
                 f"target  {token_row(y, width, {NO_LOSS: '.'}, pad=pad)}\n"
                 f"(pairs in the first {2 * self.n_pairs} steps; keys < {self.vocab_size // 2} "
                 f"<= values; '.': no target)")

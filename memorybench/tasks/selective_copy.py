@@ -33,7 +33,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from memorybench.tasks import register_task
-from memorybench.tasks.base import Task, TaskSpec, sorted_subsets, token_dtype, token_row
+from memorybench.tasks.base import (
+    Task,
+    TaskSpec,
+    sorted_subsets,
+    token_dtype,
+    token_lines,
+    token_row,
+)
 
 NO_LOSS = -1
 NOISE = 0
@@ -82,9 +89,8 @@ class SelectiveCopy(Task):
         return x, y
 
     def render(self, x: np.ndarray, y: np.ndarray, width: int = 60) -> str:
-        pad = max(len(str(self.vocab_size - 1)), len(str(len(x) - 1)))
-        t = token_row(np.arange(len(x)), width, pad=pad)
-        return (f"t       {t}\ninput   {token_row(x, width, pad=pad)}\n"
+        lines, pad = token_lines(x, self.vocab_size, width)
+        return (f"{lines}"
                 f"target  {token_row(y, width, {NO_LOSS: '.'}, pad=pad)}\n"
                 f"(noise {NOISE}, marker {self.marker}, '.': no target)")
 
