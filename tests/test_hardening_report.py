@@ -357,3 +357,15 @@ def test_run_on_a_full_disk_says_what_and_where(tmp_path, monkeypatch, capsys):
     assert "could not be recorded" in text and "No space left on device" in text
     assert str(out / "runs") in text
     assert not list((out / "runs").glob("*/summary.json"))
+
+
+def test_run_lines_strip_escapes_from_what_results_hold():
+    from memorybench.run.progress import run_line
+
+    hostile = {"task": "adding\x1b[2J", "length": 10, "model": "m\x1b]8;;http://x\x07y",
+               "seed": 0, "status": "failed", "reason": "boom \x1b[31mred\x1b[0m\x07 end"}
+    for skipped in (False, True):
+        line = run_line(hostile, skipped=skipped)
+        assert "\x1b" not in line and "\x07" not in line, repr(line)
+        assert "adding" in line and "my" in line
+    assert "boom red end" in run_line(hostile)

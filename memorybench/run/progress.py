@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from memorybench.errors import printable
 from memorybench.run.sweep import Reporter, SweepResult
 
 
@@ -36,7 +37,7 @@ def run_line(summary: dict[str, Any], skipped: bool = False) -> str:
         line += "  (already complete)"
     elif status != "completed" and summary.get("reason"):
         line += f"  {str(summary['reason']).splitlines()[0][:120]}"
-    return line
+    return printable(line)  # names and reasons may come from results on disk: no escapes
 
 
 class RichReporter(Reporter):
