@@ -533,3 +533,16 @@ def test_template_ships_as_package_data():
     assert "report/templates/*.j2" in data["tool"]["setuptools"]["package-data"]["memorybench"]
     assert any(d.startswith("jinja2") for d in data["project"]["dependencies"])
     assert (root / "memorybench" / "report" / "templates" / "report.html.j2").is_file()
+
+
+def test_long_block_titles_are_wrapped_to_their_panel():
+    from memorybench.report import plots
+
+    block = ("permuted_mnist (permutation_seed=92916,pixels_per_step=28) [mnist-5k], 46 steps, "
+             "batch 64, rmsprop, clipnorm 1, evaluated every 23 steps, 2944 training sequences")
+    title = plots._wrapped(block, 4.6)  # a 4.6-inch panel, 8 characters an inch
+    lines = title.split("\n")
+    assert len(lines) > 1 and max(map(len, lines)) <= int(4.6 * 8)
+    assert "".join(title.split()) == "".join(block.split())  # nothing lost: only line breaks
+    assert plots._title_lines([block, "adding"], 4.6) == len(lines)
+    assert plots._wrapped("adding", 4.6) == "adding"

@@ -13,6 +13,7 @@ import colorsys
 import io
 import math
 import re
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,6 +230,17 @@ def _grid(n: int, ncols_max: int = 4, w: float = 4.2, h: float = 3.3, min_h: flo
     return fig, list(axes.flat[:n])
 
 
+def _wrapped(block: str, inches: float, per_inch: float = 8.0) -> str:
+    """A task block's title wrapped to its panel's width: a block names its training settings in
+    words, and unwrapped, the titles of neighbouring panels run into each other."""
+    return textwrap.fill(block, max(16, int(inches * per_inch)), break_on_hyphens=False)
+
+
+def _title_lines(blocks: Iterable[str], inches: float, per_inch: float = 8.0) -> int:
+    """The most lines any of ``blocks``' titles takes at that width (for the figure's height)."""
+    return max((_wrapped(b, inches, per_inch).count("\n") + 1 for b in blocks), default=1)
+
+
 def _legend_height(n: int) -> float:
     """Inches a right-hand legend of ``n`` entries needs (its columns: ``_legend``)."""
     return 0.22 * math.ceil(n / _legend_cols(n)) + 0.4
@@ -350,7 +362,9 @@ def horizon_curves(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> Figu
         return None
     blocks = sorted(sub["block"].unique())
     n = sub["series"].nunique()
-    fig, axes = _grid(len(blocks), ncols_max=3, w=4.6, h=3.5, min_h=_legend_height(n + 2))
+    title_h = 0.2 * (_title_lines(blocks, 4.6) - 1)
+    fig, axes = _grid(len(blocks), ncols_max=3, w=4.6, h=3.5 + title_h,
+                      min_h=_legend_height(n + 2))
     for ax, block in zip(axes, blocks, strict=True):
         b = sub[sub["block"] == block]
         _series_lines(ax, b, "length", "score", style)
@@ -365,7 +379,7 @@ def horizon_curves(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> Figu
         lengths = sorted(b["length"].unique())
         ax.set_xticks(lengths, [str(v) for v in lengths])
         ax.minorticks_off()
-        ax.set_title(block)
+        ax.set_title(_wrapped(block, 4.6))
         ax.set_xlabel("length (log scale)")
         ax.set_ylabel("normalised test score")
     _legend(fig, axes, ordered(sub["series"], style))
@@ -420,7 +434,7 @@ def horizon_chart(runs: list[dict[str, Any]], searches: Iterable[dict[str, Any]]
     series = ordered(data["series"], style)
     ypos = {s: i for i, s in enumerate(series)}
     ncols = min(len(blocks), 3)
-    h = 0.3 * len(series) + 1.4
+    h = 0.3 * len(series) + 1.4 + 0.2 * (_title_lines(blocks, 4.3) - 1)
     fig, axes = _grid(len(blocks), ncols_max=ncols, w=4.3, h=h, sharey=True)
     for ax, block in zip(axes, blocks, strict=True):
         b = data[data["block"] == block]
@@ -467,7 +481,7 @@ def horizon_chart(runs: list[dict[str, Any]], searches: Iterable[dict[str, Any]]
         for i in range(1, len(series)):  # a rule between families
             if style[_base(series[i])].family != style[_base(series[i - 1])].family:
                 ax.axhline(i - 0.5, color="0.75", lw=0.8)
-        ax.set_title(block)
+        ax.set_title(_wrapped(block, 4.3))
         ax.set_xlabel("length (log scale)")
     axes[0].set_yticks(range(len(series)), series)
     axes[0].set_ylim(len(series) - 0.5, -0.5)
@@ -506,10 +520,12 @@ def score_heatmap(runs: list[dict[str, Any]], out: Path,
                                       aggfunc="mean").reindex(series)
         solved[block] = b.pivot_table(index="series", columns="length", values="solved_frac",
                                       aggfunc="max").reindex(series)
-    widths = [max(2, t.shape[1]) for t in tables.values()]
+    widths = [max(3, t.shape[1]) for t in tables.values()]
     cell_w, cell_h = 0.62, 0.3
     fig_w = cell_w * sum(widths) + 2.4 + 0.9 * len(blocks)
-    fig_h = cell_h * len(series) + 1.7
+    titles = {b: _wrapped(b, cell_w * w, per_inch=12) for b, w in zip(blocks, widths,
+                                                                        strict=True)}
+    fig_h = cell_h * len(series) + 1.7 + 0.17 * max(t.count("\n") for t in titles.values())
     fig, axes = plt.subplots(1, len(blocks), figsize=(fig_w, fig_h), squeeze=False,
                              sharey=True, layout="constrained",
                              gridspec_kw={"width_ratios": widths})
@@ -532,7 +548,7 @@ def score_heatmap(runs: list[dict[str, Any]], out: Path,
                 if pd.notna(v) and v > 0.5:
                     ax.add_patch(Rectangle((j + 0.04, i + 0.04), 0.92, 0.92, fill=False,
                                            edgecolor="#d62728", lw=1.4))
-        ax.set_title(block, fontsize="medium")
+        ax.set_title(titles[block], fontsize="medium")
         ax.set_xlabel("length")
         ax.set_ylabel("")
         ax.tick_params(axis="x", rotation=0)
@@ -559,8 +575,9 @@ def cost_vs_score(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> Figur
                 seconds=("wall_seconds", "mean")))
     blocks = sorted(agg["block"].unique())
     n = agg["series"].nunique()
+    title_h = 0.17 * (_title_lines(blocks, 3.6, per_inch=12) - 1)
     fig, grid = plt.subplots(2, len(blocks), figsize=(3.6 * len(blocks) + 0.5,
-                                                      max(6.0, _legend_height(n))),
+                                                      max(6.0 + title_h, _legend_height(n))),
                              squeeze=False, sharey=True, layout="constrained")
     axes = list(grid.flat)
     for col, block in enumerate(blocks):
@@ -586,7 +603,7 @@ def cost_vs_score(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> Figur
             ax.set_xlabel(xlabel, fontsize="small")
             ax.axhline(0.0, color="0.4", ls=":", lw=1.0)
             if row == 0:
-                ax.set_title(block, fontsize="medium")
+                ax.set_title(_wrapped(block, 3.6, per_inch=12), fontsize="medium")
             if col == 0:
                 ax.set_ylabel("normalised test score")
     _legend(fig, axes, ordered(agg["series"], style))
