@@ -233,7 +233,8 @@ def _grid(n: int, ncols_max: int = 4, w: float = 4.2, h: float = 3.3, min_h: flo
 def _wrapped(block: str, inches: float, per_inch: float = 8.0) -> str:
     """A task block's title wrapped to its panel's width: a block names its training settings in
     words, and unwrapped, the titles of neighbouring panels run into each other."""
-    return textwrap.fill(block, max(16, int(inches * per_inch)), break_on_hyphens=False)
+    spaced = re.sub(r",(?=\S)", ", ", block)  # "(a=1,b=2)" may break after a comma
+    return textwrap.fill(spaced, max(16, int(inches * per_inch)), break_on_hyphens=False)
 
 
 def _title_lines(blocks: Iterable[str], inches: float, per_inch: float = 8.0) -> int:
@@ -523,8 +524,8 @@ def score_heatmap(runs: list[dict[str, Any]], out: Path,
     widths = [max(3, t.shape[1]) for t in tables.values()]
     cell_w, cell_h = 0.62, 0.3
     fig_w = cell_w * sum(widths) + 2.4 + 0.9 * len(blocks)
-    titles = {b: _wrapped(b, cell_w * w, per_inch=12) for b, w in zip(blocks, widths,
-                                                                        strict=True)}
+    titles = {b: _wrapped(b, cell_w * w + 0.5, per_inch=12) for b, w in zip(blocks, widths,
+                                                                              strict=True)}
     fig_h = cell_h * len(series) + 1.7 + 0.17 * max(t.count("\n") for t in titles.values())
     fig, axes = plt.subplots(1, len(blocks), figsize=(fig_w, fig_h), squeeze=False,
                              sharey=True, layout="constrained",
