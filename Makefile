@@ -28,7 +28,8 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 
-# the performance suite, smaller sizes (< 5 min on 2 cores): table + results/bench.json
+# the performance suite, smaller sizes (over 9 min on 2 cores with every model): table +
+# results/bench.json
 bench: setup
 	$(BIN)/memorybench bench --quick
 

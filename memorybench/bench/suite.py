@@ -70,7 +70,8 @@ TARGETS = {  # key: (comparison, bound)
     "data_fraction_of_step": ("<=", 0.05),
 }
 
-# Sizes per level. "tiny" is for tests (seconds); "quick" < 5 minutes on 2 cores; "full" more.
+# Sizes per level. "tiny" is for tests (seconds); "quick" took < 5 minutes on 2 cores before the
+# block models joined "every model" (now over 9); "full" more.
 LEVELS: dict[str, dict[str, Any]] = {
     "full": dict(
         gen=dict(length=1000, n=10_000, loop_n=1_000, repeats=3),
