@@ -158,6 +158,17 @@ def test_findings_rank_by_horizon_and_compare_ablations():
     assert md.index("## Headline") < md.index("## adding")
 
 
+def test_a_task_without_a_solved_threshold_has_no_horizon_claim():
+    mnist = [{**summary(model=m, length=28, task="sequential_mnist", higher=True, test=acc,
+                        val=acc), "solved_at": None} for m, acc in (("lstm", 0.9), ("gru", 0.8))]
+    md, headline = fd.findings(study_runs() + mnist)
+    assert "sequential_mnist: no solved threshold (no horizon); see the leaderboard." in headline
+    assert not any(h.startswith("sequential_mnist: no model solves") for h in headline)
+    section = md.split("## sequential_mnist", 1)[1]
+    assert "has no solved threshold" in section and "horizon bracket" not in section
+    assert any(h.startswith("adding: longest horizon lstm") for h in headline)  # others as before
+
+
 def test_findings_are_in_the_report_and_its_html(tmp_path):
     from memorybench.report.html import make_report
     from memorybench.run import store

@@ -176,9 +176,16 @@ def findings(
     by_task: dict[str, dict[str, dict]] = {}
     for r in recs:
         by_task.setdefault(r["task"], {})[r["model"]] = r
+    # a task without a solved threshold (MNIST) has no horizon: say so, never "no model solves"
+    thresholded = {r["task"] for r in runs if r.get("solved_at") is not None}
     for task in tasks:
         rows = by_task.get(task, {})
         lines += [f"## {task}", ""]
+        if task not in thresholded and any(r.get("task") == task for r in runs):
+            lines += [f"{task} has no solved threshold, so no memory horizon: its models are "
+                      "ranked by test score in the leaderboard.", ""]
+            headline.append(f"{task}: no solved threshold (no horizon); see the leaderboard.")
+            continue
         measured = [m for m in models if m in rows and (task, m) not in failed_only]
         order = sorted(measured, key=lambda m: -(_horizon_value(rows[m]) or 0.0))
         table, rank, prev = [], 0, None
