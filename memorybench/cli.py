@@ -271,7 +271,9 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
 @click.option("--retry-failed", is_flag=True, help="Run failed and diverged runs again.")
 @click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
               default=None, help="Keras dtype policy of the runs (default float32).")
-@click.option("--jit/--no-jit", default=None, help="XLA compilation (default off).")
+@click.option("--jit/--no-jit", default=None,
+              help="XLA on the training step (default: auto: on, except for a model that "
+              "declares it unsupported and for cuDNN's LSTM / GRU on a GPU).")
 @click.option("--tensorboard", is_flag=True, help="TensorBoard logs in each run folder.")
 @click.option("--save-weights", is_flag=True, help="Save model.weights.h5 in each run folder.")
 @click.option("--executor", default="local", show_default=True,

@@ -9,6 +9,7 @@ asked for. Profiles, studies and the settings key space that produce run configs
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -22,6 +23,9 @@ from memorybench.registry import check_name
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 DEFAULT_UNITS = 64  # units when neither units nor a param_budget is given (the builder too)
+AUTO = "auto"  # train.jit / train.steps_per_execution: the training path is chosen (``path``)
+# the concrete type of each training setting that may be "auto" (how ``--set`` parses it)
+AUTO_FIELDS: dict[str, Any] = {"jit": False, "steps_per_execution": 1}
 
 
 # -- the dataclasses -------------------------------------------------------------------------
@@ -59,13 +63,18 @@ class TrainConfig:
     n_test: int = 2000
     eval_batch_size: int = 500
     precision: str = "float32"
-    jit: bool = False  # XLA; no steady gain on CPU but seconds of compile (docs/architecture.md)
+    # XLA on the training step. "auto" (``resolve``): on, except for a model that declares it
+    # unsupported, or a cuDNN-eligible LSTM / GRU on a GPU (cuDNN is not XLA-compilable); at the
+    # study's shape XLA made a step 1.5-2x faster on the CPU (``memorybench bench``, study_shape)
+    jit: bool | str = AUTO
     early_stop: bool = True  # stop when the validation metric reaches the solved threshold
     # stop only once validation beats the threshold by this fraction of the way to perfect
     # (0.5: MSE <= solved_at / 2, accuracy >= solved_at + (1 - solved_at) / 2): stopping right
     # at the threshold leaves the test metric on it, so "solved" on test becomes a coin flip
     early_stop_margin: float = 0.0
-    steps_per_execution: int = 1
+    # training steps per call of the compiled program. "auto": ``eval_every`` (one call per
+    # evaluation interval, so evaluation, early stopping and the history keep their steps)
+    steps_per_execution: int | str = AUTO
     # wall-clock limit of one run in seconds (0: none). A run past it is ended by the sweep
     # (its worker process is killed) and recorded as failed. Not part of the run id: it decides
     # whether a run may finish, not what it computes
@@ -194,17 +203,15 @@ def resolve(cfg: RunConfig) -> RunConfig:
 
         check_params(task, name, int(units), m.layers, dict(m.params))
     check_int("seed", cfg.seed, 0)
+    train = training_path(cfg.train, task, name, int(units), m.layers, dict(m.params))
     # a cell class / model factory may declare ``unsupported_modes = {mode: why}`` (modes: jit,
-    # mixed_float16, mixed_bfloat16): refused here, not as a failed run. Read only when a mode
-    # is on, as it imports the model's module (Keras)
-    modes = ["jit"] * bool(cfg.train.jit) + [cfg.train.precision] * (
-        cfg.train.precision != "float32")
-    if modes:
-        from memorybench.models import model_entry
-
-        declared = getattr(model_entry(name)[1].obj, "unsupported_modes", None) or {}
-        for mode in (mode for mode in modes if mode in declared):
-            raise ConfigError(f"model {name!r} does not support {mode}: {declared[mode]}")
+    # mixed_float16, mixed_bfloat16): refused here when asked for, not as a failed run ("auto"
+    # has already chosen no XLA for such a model). Read only when a mode is on, as it imports
+    # the model's module (Keras)
+    modes = ["jit"] * bool(train.jit) + [train.precision] * (train.precision != "float32")
+    for mode in (mode for mode in modes if mode in declared_unsupported(name)):
+        raise ConfigError(f"model {name!r} does not support {mode}: "
+                          f"{declared_unsupported(name)[mode]}")
     code = {}
     for kind, reg, n in (("task", TASKS, cfg.task.name), ("model", CELLS, name),
                          ("model", MODELS, name)):
@@ -214,10 +221,55 @@ def resolve(cfg: RunConfig) -> RunConfig:
     return RunConfig(
         task=TaskConfig(cfg.task.name, _jsonable(task.params())),
         model=ModelConfig(name, int(units), m.layers, m.param_budget, _jsonable(dict(m.params))),
-        train=cfg.train,
+        train=train,
         seed=int(cfg.seed),
         code=code,
     )
+
+
+def training_path(train: TrainConfig, task, name: str, units: int, layers: int,
+                  params: dict) -> TrainConfig:
+    """``train`` with its "auto" settings made concrete, so that the run id says which path a
+    run trains on: ``steps_per_execution`` becomes ``eval_every``; ``jit`` becomes True unless
+    ``jit_off_reason`` gives a reason (recorded in the run's summary)."""
+    jit, spe = train.jit, train.steps_per_execution
+    if spe == AUTO:
+        spe = train.eval_every
+    if jit == AUTO:
+        jit = jit_off_reason(task, name, units, layers, params) is None
+    if jit == train.jit and spe == train.steps_per_execution:
+        return train
+    return dataclasses.replace(train, jit=jit, steps_per_execution=spe)
+
+
+def jit_off_reason(task, name: str, units: int, layers: int, params: dict) -> str | None:
+    """Why the automatic training path runs ``name`` without XLA, or None: the model declares
+    XLA unsupported, or it is a cuDNN-eligible LSTM / GRU and a GPU is visible (Keras takes the
+    fused cuDNN kernel there, which XLA cannot compile; TensorFlow's guide: use cuDNN)."""
+    declared = declared_unsupported(name).get("jit")
+    if declared:
+        return f"model {name!r} declares XLA unsupported: {declared}"
+    if gpu_visible():
+        from memorybench.models.build import build_model, cudnn_eligible
+
+        if cudnn_eligible(build_model(task, name, units=units, layers=layers, **params)):
+            return "cuDNN on the GPU: the fused LSTM / GRU kernel, which XLA cannot compile"
+    return None
+
+
+def declared_unsupported(name: str) -> dict[str, str]:
+    """The ``unsupported_modes`` a cell class or model factory declares ({} when none)."""
+    from memorybench.models import model_entry
+
+    return dict(getattr(model_entry(name)[1].obj, "unsupported_modes", None) or {})
+
+
+@functools.cache
+def gpu_visible() -> bool:
+    """Whether TensorFlow sees a GPU in this process (imports TensorFlow; asked once)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def _plugin_digest(registry, name: str) -> str | None:
@@ -234,12 +286,18 @@ def check_train(t: TrainConfig) -> None:
     """Raise ConfigError naming the setting, the value and what is allowed."""
     for f in ("steps", "batch_size", "eval_every", "n_train", "n_val", "n_test",
               "eval_batch_size", "steps_per_execution"):
-        check_int(f"train.{f}", getattr(t, f), 1)
+        if f not in AUTO_FIELDS:
+            check_int(f"train.{f}", getattr(t, f), 1)
+        elif getattr(t, f) != AUTO:
+            try:
+                check_int(f"train.{f}", getattr(t, f), 1)
+            except ConfigError as exc:
+                raise ConfigError(f"{exc} (or auto)") from None
     if t.steps % t.eval_every:
         raise ConfigError(
             f"train.steps={t.steps} must be a multiple of train.eval_every={t.eval_every}"
         )
-    if t.eval_every % t.steps_per_execution:
+    if t.steps_per_execution != AUTO and t.eval_every % t.steps_per_execution:
         raise ConfigError(
             f"train.eval_every={t.eval_every} must be a multiple of "
             f"train.steps_per_execution={t.steps_per_execution}"
@@ -270,8 +328,9 @@ def check_train(t: TrainConfig) -> None:
         raise ConfigError(f"train.early_stop_margin={m!r} is not allowed; allowed: a number in "
                           f"[0, 1)")
     for f in ("jit", "early_stop"):
-        if not isinstance(getattr(t, f), bool):
-            raise ConfigError(f"train.{f} must be true or false, got {getattr(t, f)!r}")
+        if not isinstance(getattr(t, f), bool) and (getattr(t, f) != AUTO or f not in AUTO_FIELDS):
+            allowed = "true, false or auto" if f in AUTO_FIELDS else "true or false"
+            raise ConfigError(f"train.{f} must be {allowed}, got {getattr(t, f)!r}")
 
 
 # -- the memory a run needs (an estimate) -------------------------------------------------------

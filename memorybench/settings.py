@@ -48,6 +48,8 @@ from pathlib import Path
 from typing import Any
 
 from memorybench.config import (
+    AUTO,
+    AUTO_FIELDS,
     ModelConfig,
     RunConfig,
     TaskConfig,
@@ -458,6 +460,16 @@ def coerce(raw: str, like, key: str = "value"):
     return raw
 
 
+def train_typed(key: str, value: Any, name: str) -> Any:
+    """``typed`` for the ``TrainConfig`` field ``name``: a field that may be "auto" (jit,
+    steps_per_execution) takes "auto" or a value of its concrete type."""
+    if name in AUTO_FIELDS:
+        if isinstance(value, str) and value.strip().lower() == AUTO:
+            return AUTO
+        return typed(key, value, AUTO_FIELDS[name])
+    return typed(key, value, _TRAIN_DEFAULTS[name])
+
+
 def typed(key: str, value: Any, like: Any) -> Any:
     """``value`` as the type of ``like``: strings (from ``--set``) are parsed, typed values
     (TOML, profiles) are checked; an int is fine where a float is expected."""
@@ -602,7 +614,7 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
         kind, _, leaf = inner.partition(".")
         slot = scoped.setdefault(scope, {"train": {}, "model": {}, "params": {}})
         if kind == "train" and leaf in _TRAIN_DEFAULTS:
-            slot["train"][leaf] = typed(key, value, _TRAIN_DEFAULTS[leaf])
+            slot["train"][leaf] = train_typed(key, value, leaf)
         elif kind == "model" and leaf in MODEL_KEYS:
             slot["model"][leaf] = typed(key, value, 1 if leaf != "param_budget" else None)
         elif kind == "model" and leaf.startswith("params.") and len(leaf) > len("params."):
@@ -621,7 +633,7 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
             elif rest not in _TRAIN_DEFAULTS:
                 raise bad_key(key)
             else:
-                train_kw[rest] = typed(key, value, _TRAIN_DEFAULTS[rest])
+                train_kw[rest] = train_typed(key, value, rest)
         elif head == "model":
             if rest.startswith("params.") and len(rest) > len("params."):
                 model_params[rest[len("params."):]] = typed(key, value, None)
@@ -642,9 +654,7 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
             elif sub == "train" and leaf:
                 if leaf not in _TRAIN_DEFAULTS:
                     raise bad_key(key)
-                per_task_train.setdefault(head, {})[leaf] = typed(
-                    key, value, _TRAIN_DEFAULTS[leaf]
-                )
+                per_task_train.setdefault(head, {})[leaf] = train_typed(key, value, leaf)
             elif is_model(sub) and leaf.partition(".")[0] in ("train", "model"):
                 add_scoped(key, (head, sub), leaf, value)  # TASK.MODEL.KEY
             elif "." in rest:

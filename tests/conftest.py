@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from memorybench.run import programs
 from memorybench.tasks import mnist_sources
 
 
@@ -60,6 +61,7 @@ def sealed_home(tmp_path_factory, monkeypatch) -> Path:
     """
     root = tmp_path_factory.mktemp("sealed")
     _seal(monkeypatch, root)
+    programs.drop()  # no compiled program from another test (a test may patch how runs build)
     yield root / "home"
     mnist_sources.clear_cache()
 

@@ -12,13 +12,14 @@ from memorybench.bench import generators
 from memorybench.cli import main
 
 RATIOS = ("generator_speedup_vs_loop", "harness_overhead_ratio", "custom_vs_builtin_lstm_ratio",
-          "custom_vs_builtin_lstm_ratio_jit", "data_fraction_of_step")
+          "custom_vs_builtin_lstm_ratio_jit", "data_fraction_of_step", "study_shape_speedup")
 
 
 # the targets of the README's table
 TARGETS = {"generator_speedup_vs_loop": (">=", 50.0), "harness_overhead_ratio": ("<=", 1.05),
            "custom_vs_builtin_lstm_ratio": ("<=", 1.3),
-           "custom_vs_builtin_lstm_ratio_jit": ("<=", 1.3), "data_fraction_of_step": ("<=", 0.05)}
+           "custom_vs_builtin_lstm_ratio_jit": ("<=", 1.3), "data_fraction_of_step": ("<=", 0.05),
+           "study_shape_speedup": (">=", 3.0)}
 
 
 def _positive(v) -> bool:
@@ -54,6 +55,21 @@ def test_bench_tiny_writes_every_key(tmp_path, capsys, monkeypatch):
         assert key in table
     assert "lstm_full" in table and f"json: {out}" in table
     assert "XLA/off" in table
+    # the study shape: every path a row, each run on the path it names, the reused run reusing
+    shape = res["study_shape"]
+    rows = {r["path"]: r for r in shape["rows"]}
+    assert set(rows) == {"today", "steps_per_call", "xla", "default", "default_reused"}
+    for r in rows.values():
+        for k in ("wall_s", "ms_step", "runs_per_core_hour", "limit_ms_step", "over_limit"):
+            assert _positive(r[k]), (r["path"], k, r[k])
+        assert r["runs_per_core_hour"] == pytest.approx(3600 / r["wall_s"])
+    assert rows["today"]["training_path"]["jit"] is False
+    assert rows["today"]["training_path"]["steps_per_execution"] == 1
+    assert rows["default"]["training_path"] == {"jit": True, "steps_per_execution": 10,
+                                                "program": "compiled", "note": None}
+    assert rows["default_reused"]["training_path"]["program"] == "reused"
+    assert _positive(res["study_shape_speedup_compiled"]) and _positive(shape["gemm_gflops"])
+    assert "study_shape_speedup" in table and "default_reused" in table
 
 
 def test_flops_are_counted_from_the_weight_matrices():

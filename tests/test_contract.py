@@ -371,3 +371,36 @@ def test_a_model_declares_the_modes_it_cannot_run_in(monkeypatch, tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "'my_cell'" in err and "jit" in err, err
     assert not out.exists()
+
+
+# -- the default training path (train.jit / train.steps_per_execution "auto") -----------------
+@pytest.mark.parametrize("name", NAMES)
+def test_every_model_trains_on_the_default_path(name, tmp_path):
+    """A short run on the automatic path: XLA (no GPU here) with several steps per call, or,
+    for a model that declares XLA unsupported, without it and the reason in the summary."""
+    task, params = HEADS["regression"]
+    cfg = mb.RunConfig(mb.TaskConfig(task, params), mb.ModelConfig(name, units=UNITS),
+                       mb.TrainConfig(steps=4, eval_every=2, batch_size=BATCH, n_train=16,
+                                      n_val=8, n_test=8, eval_batch_size=8))
+    resolved = resolve_config(cfg)
+    declared = _unsupported(name).get("jit")
+    assert resolved.train.jit is (declared is None)
+    assert resolved.train.steps_per_execution == 2
+    s = mb.run(cfg, tmp_path).summary
+    assert s["status"] == "completed", s["traceback"]
+    assert s["training_path"]["jit"] is s["jit"] is (declared is None)
+    assert s["training_path"]["steps_per_execution"] == 2 and s["steps_trained"] == 4
+    assert (s["training_path"]["note"] is None) is (declared is None)
+
+
+def test_a_model_that_declares_xla_unsupported_falls_back_on_the_default_path(
+        monkeypatch, tmp_path):
+    cls = model_entry("my_cell")[1].obj
+    monkeypatch.setattr(cls, "unsupported_modes", {"jit": "a test says so"}, raising=False)
+    cfg = mb.RunConfig(mb.TaskConfig("adding", {"length": 5}), mb.ModelConfig("my_cell", units=4),
+                       mb.TrainConfig(steps=2, eval_every=2, batch_size=4, n_train=8, n_val=4,
+                                      n_test=4, eval_batch_size=4))
+    assert resolve_config(cfg).train.jit is False
+    s = mb.run(cfg, tmp_path).summary
+    assert s["status"] == "completed" and s["jit"] is False
+    assert s["training_path"]["note"] == "model 'my_cell' declares XLA unsupported: a test says so"

@@ -21,7 +21,7 @@ SUMMARY_KEYS = {
     "model", "units", "layers", "seed", "metric", "higher_is_better", "chance", "solved_at",
     "test_metric", "test_loss", "score", "solved", "steps_trained", "steps_to_solve",
     "seconds_to_solve", "params", "throughput", "wall_seconds", "device", "gpus", "precision",
-    "jit", "cudnn_eligible", "versions", "plugins", "started_at", "finished_at",
+    "jit", "cudnn_eligible", "versions", "plugins", "started_at", "finished_at", "training_path",
 }
 TRAIN_KEYS = {"steps", "batch_size", "eval_every", "lr", "optimizer", "clipnorm", "n_train",
               "n_val", "n_test", "precision", "jit", "early_stop", "early_stop_margin"}
@@ -87,7 +87,11 @@ def test_a_run_writes_every_artifact_of_the_schema(tmp_path):
     assert s["score"] == pytest.approx(1 - s["test_metric"] / (1 / 6))
     assert s["params"] > 0 and s["throughput"] > 0 and s["wall_seconds"] > 0
     assert s["device"].startswith(("CPU", "GPU")) and isinstance(s["gpus"], list)
-    assert s["precision"] == "float32" and s["jit"] is False and s["cudnn_eligible"] is True
+    # the default training path: XLA (no GPU here), one program call per evaluation interval
+    assert s["precision"] == "float32" and s["jit"] is True and s["cudnn_eligible"] is True
+    assert s["training_path"] == {"jit": True, "steps_per_execution": 20, "program": "compiled",
+                                  "note": None}
+    assert conf["train"]["jit"] is True and conf["train"]["steps_per_execution"] == 20
     assert set(s["versions"]) >= {"python", "memorybench", "keras", "tensorflow", "numpy",
                                   "backend"}
     assert datetime.fromisoformat(s["finished_at"]) >= datetime.fromisoformat(s["started_at"])
@@ -250,8 +254,8 @@ def test_precision_and_jit_are_applied_during_the_run_and_restored(tmp_path, mod
             seen["loss"] = logs.get("loss") if logs else None
 
     before = keras.config.dtype_policy().name
-    s = run(tiny(model=model, units=4, steps=2, eval_every=2, precision="mixed_float16"),
-            tmp_path, callbacks=[Probe()]).summary
+    s = run(tiny(model=model, units=4, steps=2, eval_every=2, precision="mixed_float16",
+                 jit=False), tmp_path, callbacks=[Probe()]).summary
     assert s["status"] == "completed", s["traceback"]
     assert s["precision"] == "mixed_float16"
     assert seen["global"] == "mixed_float16"

@@ -12,7 +12,9 @@ every target is a *ratio* of two things measured in the same process, interleave
 - ``harness_overhead_ratio``: wall time of ``memorybench.run()`` over the same work written by
   hand: generate the data, build and compile the same model, ``model.fit`` on a ``tf.data``
   pipeline with validation after every ``eval_every`` steps, predict and score the test set.
-  Both include data generation, graph tracing and the evaluations. Target <= 1.05.
+  Both include data generation, graph tracing and the evaluations, on the same training path,
+  at the why-LSTM study's shape (34-unit LSTM, L=25, 1,000 steps), where the harness weighs most;
+  the run compiles its own program (no reuse). Target <= 1.05.
 - ``custom_vs_builtin_lstm_ratio`` (``_jit``): training-step time of the ablation cell with
   everything on (``lstm_full``, a Python cell in ``keras.layers.RNN``) over ``keras.layers.LSTM``
   (``lstm``), same sizes, XLA off (the CPU default) and on. Target <= 1.3 on the CPU.
@@ -29,6 +31,10 @@ every target is a *ratio* of two things measured in the same process, interleave
   units and T = 50 and 200 (batch 32: the scans' state is batch x T x units x states); the
   closing note says which each uses by default on the CPU and the measured
   ratio behind it.
+- ``study_shape_speedup``: whole runs at the why-LSTM study's size (about 5,000 parameters,
+  batch 64, adding L = 25 and 100, 1,000 steps, one thread) on today's path (no XLA, one step
+  per call) and on each candidate path, interleaved: runs per core-hour of the default path as
+  the CPU study runs it over today's, at L=100 (``memorybench.bench.study_shape``). Target >= 3.
 - Peer: the same LSTM training step (128 units, T=200, batch 128, Adam, MSE on the adding
   problem) in PyTorch's ``nn.LSTM`` when PyTorch is installed (``pip install
   'memorybench[peer]'``), interleaved with Keras' ``lstm``: ``keras_over_torch_lstm`` is the
@@ -57,7 +63,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from memorybench.bench import generators
+from memorybench.bench import generators, study_shape
+from memorybench.bench.flops import flops_per_step
 from memorybench.run.store import DEFAULT_RESULTS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -68,15 +75,17 @@ TARGETS = {  # key: (comparison, bound)
     "custom_vs_builtin_lstm_ratio": ("<=", 1.3),
     "custom_vs_builtin_lstm_ratio_jit": ("<=", 1.3),
     "data_fraction_of_step": ("<=", 0.05),
+    "study_shape_speedup": (">=", 3.0),
 }
 
-# Sizes per level. "tiny" is for tests (seconds); "quick" took < 5 minutes on 2 cores before the
-# block models joined "every model" (now over 9); "full" more.
+# Sizes per level. "tiny" is for tests (seconds); "quick" samples the models (aim: under 5
+# minutes on 2 cores); "full" times every model.
 LEVELS: dict[str, dict[str, Any]] = {
     "full": dict(
         gen=dict(length=1000, n=10_000, loop_n=1_000, repeats=3),
-        harness=dict(task="adding", length=50, model="lstm", units=64, steps=600, eval_every=100,
-                     batch=64, n_train=20_000, n_val=500, n_test=2000, repeats=5),
+        harness=dict(task="adding", length=25, model="lstm", units=34, steps=1000,
+                     eval_every=100, batch=64, n_train=6400, n_val=256, n_test=512,
+                     eval_batch=256, repeats=5),
         data=dict(batches=400),
         lstm=dict(units=128, T=200, batch=128, rounds=7, steps=3),
         cells=dict(units=128, T=200, batch=128, rounds=3, steps=2, models=None),
@@ -88,12 +97,17 @@ LEVELS: dict[str, dict[str, Any]] = {
     ),
     "quick": dict(
         gen=dict(length=500, n=10_000, loop_n=300, repeats=3),
-        harness=dict(task="adding", length=50, model="lstm", units=64, steps=300, eval_every=100,
-                     batch=64, n_train=10_000, n_val=500, n_test=1000, repeats=3),
+        harness=dict(task="adding", length=25, model="lstm", units=34, steps=1000,
+                     eval_every=100, batch=64, n_train=6400, n_val=256, n_test=512,
+                     eval_batch=256, repeats=3),
         data=dict(batches=200),
         lstm=dict(units=128, T=200, batch=128, rounds=3, steps=2),
-        cells=dict(units=128, T=200, batch=128, rounds=2, steps=1, models=None),
-        sweep=dict(units=128, batch=128, Ts=(50, 100, 200, 400, 800), rounds=2, steps=1),
+        # a sample of the models (every one: the full level): the built-ins, a Python cell, and
+        # the fast forms of the slow ones
+        cells=dict(units=128, T=200, batch=128, rounds=2, steps=1,
+                   models=("lstm", "gru", "lstm_full", "ungated", "mingru", "lru", "s4d",
+                           "mamba", "mlstm")),
+        sweep=dict(units=128, batch=128, Ts=(50, 200, 800), rounds=2, steps=1),
         peak=dict(size=2048, repeats=3),
         scans=dict(units=128, Ts=(200,), batch=16, rounds=2, steps=1,
                    models=("mingru", "lru", "s4d", "mamba")),
@@ -102,7 +116,8 @@ LEVELS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         gen=dict(length=20, n=400, loop_n=20, repeats=1),
         harness=dict(task="adding", length=5, model="simple_rnn", units=4, steps=20,
-                     eval_every=10, batch=8, n_train=64, n_val=16, n_test=16, repeats=1),
+                     eval_every=10, batch=8, n_train=64, n_val=16, n_test=16, eval_batch=16,
+                     repeats=1),
         data=dict(batches=10),
         lstm=dict(units=8, T=10, batch=8, rounds=1, steps=1),
         cells=dict(units=8, T=10, batch=8, rounds=1, steps=1,
@@ -135,19 +150,21 @@ def _run_config(h: dict):
         mb.ModelConfig(h["model"], units=h["units"]),
         mb.TrainConfig(steps=h["steps"], eval_every=h["eval_every"], batch_size=h["batch"],
                        lr=1e-3, n_train=h["n_train"], n_val=h["n_val"], n_test=h["n_test"],
-                       eval_batch_size=500, early_stop=False),
+                       eval_batch_size=h["eval_batch"], early_stop=False),
         seed=0,
     )
 
 
 def _bare_fit(h: dict, pipeline: str = "runner") -> dict[str, Any]:
     """The same run by hand: data, model, ``fit`` with validation every ``eval_every`` steps,
-    test score. ``pipeline="runner"`` feeds it the runner's own input pipeline (so the ratio is
-    the harness alone); ``"naive"`` the textbook ``from_tensor_slices().shuffle().batch()``."""
+    test score, on the training path the run resolves to (XLA, steps per call).
+    ``pipeline="runner"`` feeds it the runner's own input pipeline (so the ratio is the harness
+    alone); ``"naive"`` the textbook ``from_tensor_slices().shuffle().batch()``."""
     import keras
     import tensorflow as tf
 
     import memorybench as mb
+    from memorybench.config import resolve
     from memorybench.models.build import loss_for
     from memorybench.run.train import eval_dataset, make_optimizer, train_dataset
 
@@ -158,22 +175,26 @@ def _bare_fit(h: dict, pipeline: str = "runner") -> dict[str, Any]:
     x_va, y_va = task.data("val", n=h["n_val"], seed=0)
     x_te, y_te = task.data("test", n=h["n_test"], seed=0)
     model = mb.build_model(task, h["model"], units=h["units"])
-    model.compile(optimizer=make_optimizer(_run_config(h).train), loss=loss_for(task.spec))
+    tc = resolve(_run_config(h)).train
+    model.compile(optimizer=make_optimizer(tc), loss=loss_for(task.spec), jit_compile=tc.jit,
+                  steps_per_execution=tc.steps_per_execution)
     if pipeline == "runner":
         ds = train_dataset(x_tr, y_tr, h["batch"], 0)
     else:
         ds = (tf.data.Dataset.from_tensor_slices((x_tr, y_tr)).shuffle(len(x_tr), seed=0)
               .repeat().batch(h["batch"], drop_remainder=True).prefetch(tf.data.AUTOTUNE))
-    val = tf.data.Dataset.from_tensor_slices((x_va, y_va)).batch(500).cache()
+    val = tf.data.Dataset.from_tensor_slices((x_va, y_va)).batch(h["eval_batch"]).cache()
     model.fit(ds, epochs=h["steps"] // h["eval_every"], steps_per_epoch=h["eval_every"],
               validation_data=val, verbose=0, shuffle=False)
-    pred = model.predict(eval_dataset(x_te, 500), verbose=0)
+    pred = model.predict(eval_dataset(x_te, h["eval_batch"]), verbose=0)
     return task.evaluate(y_te, pred)
 
 
 def _harness_run(h: dict, out: Path) -> Any:
     import memorybench as mb
+    from memorybench.run import programs
 
+    programs.drop()  # the run compiles its program, as the hand-written one does
     result = mb.run(_run_config(h), out)
     if result.status != "completed":
         raise RuntimeError(f"harness run {result.status}: {result.reason}")
@@ -245,18 +266,6 @@ def bench_data_fraction(h: dict, batches: int) -> dict[str, Any]:
 
 
 # -- 4. step times: custom LSTM, every model, T sweep ----------------------------------------
-def flops_per_step(model, spec, batch: int) -> float:
-    """Training FLOPs of one step from the weight matrices (see the module docstring)."""
-    total = 0.0
-    for layer in model.layers:
-        per_step = layer.name != "head" or spec.output == "every_step"
-        uses = spec.steps if per_step else 1
-        for w in layer.weights:
-            if len(w.shape) >= 2:
-                total += 6.0 * batch * uses * math.prod(int(d) for d in w.shape)
-    return total
-
-
 class Stepper:
     """A compiled model and a fixed batch: ``step()`` is one training step."""
 
@@ -562,6 +571,7 @@ def run_suite(level: str = "full", out: str | Path | None = None, echo=print) ->
         ("step time vs T", lambda: {"step_time_vs_T": bench_t_sweep(**L["sweep"])}),
         ("scans", lambda: bench_scans(**L["scans"])),
         ("peer: PyTorch nn.LSTM", lambda: bench_peer(**L["peer"])),
+        ("study shape", lambda: study_shape.run_section(level)),
     ]
     timings = {}
     for label, fn in steps:
@@ -636,7 +646,8 @@ def table(res: dict[str, Any]) -> str:
         rs = sorted((r for r in res["step_time_vs_T"] if r["model"] == name),
                     key=lambda r: r["T"])
         lines.append(f"{name:<13}" + "".join(f"{r['step_ms']:>9.0f}" for r in rs))
-    lines += ["", *scan_note(res.get("scans", [])), "", *peer_note(res)]
+    lines += ["", *scan_note(res.get("scans", [])), "", *peer_note(res), "",
+              *study_shape.note(res)]
     return "\n".join(lines)
 
 

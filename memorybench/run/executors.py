@@ -37,6 +37,7 @@ from typing import Any
 from memorybench.config import RunConfig, run_id
 from memorybench.errors import ConfigError, one_line
 from memorybench.run import store
+from memorybench.run.programs import program_key
 
 INSTALL_HINT = "pip install 'memorybench[ray]'"
 
@@ -298,6 +299,7 @@ class _Worker:
         self.cfg: RunConfig | None = None
         self.submitted = 0.0
         self.started: float | None = None  # when the current run began in the worker
+        self.key: str | None = None  # the compiled program it holds (``run.programs``)
 
     @property
     def alive(self) -> bool:
@@ -318,13 +320,25 @@ class _Worker:
         self.conn.close()
 
 
+def _pick(queue: list[tuple[str, RunConfig]], w: _Worker, workers: list[_Worker]) -> int:
+    """The index in ``queue`` (program key, config) of the run to give worker ``w``: the first
+    of the program it holds (``run.programs``: no tracing or compiling), else the first of a
+    program no other worker holds, else the first."""
+    others = {o.key for o in workers if o is not w}
+    mine = next((i for i, (key, _) in enumerate(queue) if key == w.key), None)
+    if mine is not None:
+        return mine
+    return next((i for i, (key, _) in enumerate(queue) if key not in others), 0)
+
+
 class PoolExecutor:
     """``workers`` runs at once in worker processes of this machine (``--workers N``; the
     default local executor uses one per physical core).
 
     Two runs with one thread each beat one run with two threads on a 2-core CPU (the smoke
-    sweep: 18 s against 26 s), and each run's numbers do not depend on the executor. Processes
-    are started with ``spawn`` (TensorFlow is not fork-safe) and reused between runs; each gets
+    sweep: 18 s against 26 s), and each run's numbers do not depend on the executor. Worker
+    processes are fresh interpreters (TensorFlow is not fork-safe) reused between runs, and a
+    worker is handed the runs of the compiled program it holds first (``_pick``); each gets
     ``threads_per_worker`` TensorFlow threads (the usable CPUs over the workers).
 
     A run whose worker dies is recorded as ``failed`` with the reason (``record_crash``) and a
@@ -350,7 +364,7 @@ class PoolExecutor:
 
         remote = fn.remote() if hasattr(fn, "remote") else fn
         out_dir = Path(fn.out_dir)  # a RunJob
-        queue = list(configs)
+        queue = [(program_key(cfg), cfg) for cfg in configs]
         if not queue:
             return
         plugins = list(loaded_plugins())
@@ -361,11 +375,12 @@ class PoolExecutor:
                     workers.append(_Worker(plugins, self.threads))
                 for w in workers:  # hand out runs
                     if w.cfg is None and queue and not w.conn.closed:
-                        w.cfg, w.submitted, w.started = queue.pop(0), time.time(), None
+                        w.key, w.cfg = queue.pop(_pick(queue, w, workers))
+                        w.submitted, w.started = time.time(), None
                         try:
                             w.conn.send((remote, w.cfg))
                         except OSError:  # it has just died: the run goes to another worker
-                            queue.insert(0, w.cfg)
+                            queue.insert(0, (w.key, w.cfg))
                             w.cfg = None
                             w.stop(kill=True)
                 ready = wait([w.conn for w in workers], timeout=self._next_deadline(workers))

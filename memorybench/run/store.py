@@ -14,7 +14,8 @@ renamed or dropped):
      "model": {"name": str, "units": int, "layers": int, "param_budget": int|null, "params": {}},
      "train": {"steps": int, "batch_size": int, "eval_every": int, "lr": float, "optimizer": str,
                "clipnorm": float, "n_train": int, "n_val": int, "n_test": int,
-               "precision": str, "jit": bool, "early_stop": bool, ...},
+               "precision": str, "jit": bool, "early_stop": bool,
+               "steps_per_execution": int, ...} ("auto" settings made concrete by ``resolve``),
      "seed": int, "plugins": {path: sha256}, "memorybench_version": str,
      "code": {"task"|"model": sha256 of the plugin file providing it (part of the run id)}}
 
@@ -48,7 +49,10 @@ built in one place, ``memorybench.run.train.summarize``::
      "paper_metrics": {name: float} (test-split metrics named as in a paper whose metric differs
      from ours, from ``task.evaluate``: copy_memory ``ce_all_steps``, the cross-entropy over all
      T+20 steps of Bai et al. 2018; adding variant hochreiter1997 ``fraction_correct``; {} for
-     the other tasks and for runs without a test score)}
+     the other tasks and for runs without a test score),
+     "training_path": {jit: bool (XLA as compiled), steps_per_execution: int, program:
+     "compiled" or "reused" (the process's compiled program of the previous run of the same
+     shape, ``memorybench/run/programs.py``), note: str|null (why XLA is off)}|null}
 
 Optional: ``model.weights.h5`` (flag ``--save-weights``), ``tensorboard/`` (flag
 ``--tensorboard``).
@@ -287,7 +291,8 @@ SUMMARY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
                                  "val_metric", "lr", "seconds_to_solve", "throughput",
                                  "train_seconds", "wall_seconds")},
     **{k: ((bool,), True) for k in ("solved", "higher_is_better", "jit", "cudnn_eligible")},
-    **{k: ((dict,), True) for k in ("task_params", "paper_metrics", "versions", "plugins")},
+    **{k: ((dict,), True) for k in ("task_params", "paper_metrics", "versions", "plugins",
+                                    "training_path")},
     "gpus": ((list,), True),
 }
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from memorybench.config import RunConfig, resolve, run_id, to_dict
 from memorybench.errors import MemorybenchError, one_line
-from memorybench.run import store
+from memorybench.run import programs, store
 
 EvalHook = Callable[[dict[str, Any]], None]
 
@@ -78,6 +78,7 @@ class _Record:
     gpus: list[str] = field(default_factory=list)
     n_used: dict[str, int] = field(default_factory=dict)
     by_length: dict[str, Any] = field(default_factory=dict)  # spec.eval_lengths -> test scores
+    path: dict[str, Any] | None = None  # the training path taken (``training_path``)
 
     def diverge(self, reason: str) -> None:
         self.status, self.reason = "diverged", reason
@@ -117,6 +118,7 @@ def run(
     try:
         _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, list(callbacks))
     except (Exception, SystemExit) as exc:  # anything inside the run (a plugin's sys.exit too):
+        programs.drop()  # the held program may be half-way through a step
         rec.status = "failed"  # record it, never raise out of a sweep
         rec.reason = failure_reason(exc)
         rec.traceback = traceback.format_exc()
@@ -219,7 +221,9 @@ def _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, extra_call
 
     rec.gpus = configure_gpus()
     before = keras.config.dtype_policy()
-    keras.backend.clear_session()  # forget earlier runs' graphs and layer names in a sweep
+    held = programs.take(cfg)
+    if held is None:
+        keras.backend.clear_session()  # forget earlier runs' graphs and layer names in a sweep
     keras.config.set_dtype_policy(cfg.train.precision)
     try:
         tc = cfg.train
@@ -240,14 +244,20 @@ def _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, extra_call
 
         m = cfg.model
         model = build_model(task, m.name, units=m.units, layers=m.layers, **m.params)
+        if held is not None:  # the same program: this run's initial weights, a reset optimizer
+            programs.reset(held, model, tc.lr)
+            model = held
+        else:
+            model.compile(
+                optimizer=make_optimizer(tc),
+                loss=loss_for(spec),
+                jit_compile=tc.jit,
+                steps_per_execution=tc.steps_per_execution,
+            )
+            optimizer_state = programs.prepare(model)
         rec.params = int(model.count_params())
         rec.cudnn_eligible = cudnn_eligible(model)
-        model.compile(
-            optimizer=make_optimizer(tc),
-            loss=loss_for(spec),
-            jit_compile=tc.jit,
-            steps_per_execution=tc.steps_per_execution,
-        )
+        rec.path = training_path(cfg, task, model, reused=held is not None)
         train_ds = train_dataset(x_tr, y_tr, tc.batch_size, cfg.seed)
         val_ds = eval_dataset(x_va, tc.eval_batch_size)
 
@@ -263,6 +273,8 @@ def _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, extra_call
         )
         if rec.status == "diverged":
             return
+        if held is None:
+            programs.hold(cfg, model, optimizer_state)
         pred = model.predict(eval_dataset(x_te, tc.eval_batch_size), verbose=0)
         if not np.all(np.isfinite(pred)):
             rec.diverge(f"test predictions are not finite after {rec.steps_trained} steps")
@@ -273,6 +285,23 @@ def _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, extra_call
             save_model_weights(model, folder / store.WEIGHTS)
     finally:
         keras.config.set_dtype_policy(before)
+
+
+def training_path(cfg: RunConfig, task, model, reused: bool) -> dict[str, Any]:
+    """The path a run trains on, for its summary: XLA as compiled (Keras turns it off for a
+    layer it deems unfit, and says so only in a warning), steps per call, whether the compiled
+    program was reused from the process's previous run (``run.programs``), and why XLA is off
+    when it is."""
+    from memorybench.config import jit_off_reason
+
+    tc, m = cfg.train, cfg.model
+    note = None
+    if not model.jit_compile:
+        note = (jit_off_reason(task, m.name, m.units, m.layers, m.params) or
+                ("Keras turned XLA off: a layer of the model does not support it" if tc.jit
+                 else "train.jit=false"))
+    return {"jit": bool(model.jit_compile), "steps_per_execution": tc.steps_per_execution,
+            "program": "reused" if reused else "compiled", "note": note}
 
 
 def _monitor(task, y_val, val_ds, tc, rec: _Record, rid: str, on_eval):
@@ -525,7 +554,8 @@ def summarize(
         "device": device or device_name(rec.gpus),
         "gpus": rec.gpus,
         "precision": tc.precision,
-        "jit": tc.jit,
+        "jit": rec.path["jit"] if rec.path else tc.jit,
+        "training_path": rec.path,
         "cudnn_eligible": rec.cudnn_eligible,
         "versions": versions(),
         "plugins": plugins,

@@ -1,0 +1,225 @@
+"""The bench's ``study_shape`` section: whole runs at the why-LSTM study's size, per path.
+
+    python -m memorybench.bench.study_shape [--level quick|full|tiny]   # JSON on stdout
+
+The study trains ~5,000-parameter models at batch 64 for 1,000 steps, where a step spends its
+time dispatching small ops, and a run's fixed costs (build, trace, XLA compile, evaluation)
+weigh as much as its steps. So this section times what a study runs: ``memorybench.run()`` of
+a study-size run (the CPU study's training settings, early stopping off, 1,000 steps) on each
+training path, one TensorFlow thread (one core, as a sweep's worker has), the paths of one
+model and length interleaved in rotating order and repeated:
+
+- ``today``: no XLA, one step per call (the defaults before the training path was chosen);
+- ``steps_per_call``: no XLA, ``eval_every`` steps per call;
+- ``xla``: XLA, one step per call;
+- ``default``: the path ``train.jit`` / ``train.steps_per_execution`` "auto" chooses (XLA,
+  ``eval_every`` steps per call), the program compiled by the run;
+- ``default_reused``: the same run right after it, taking over its compiled program, as the
+  runs of one shape after the first do in a sweep (``memorybench.run.programs``).
+
+Per row: the run's wall seconds (fixed costs included), the steady ms a step (the runner's
+throughput, first evaluation interval left out), runs per core-hour (3,600 / wall), and the
+arithmetic limit: the step's matmul FLOPs (``bench.flops``) over the small-GEMM rate
+measured here (numpy, one thread, the recurrent matmul's shape: batch x units @ units x
+4 units, batched so that call overhead does not count).
+
+``study_shape_speedup`` is runs per core-hour of the default path as the CPU study runs it over
+today's, for the study's reference model at the longest length: of a shape's R runs (seeds x
+rates of the CPU study) the first compiles and the rest reuse, so its wall is
+(compiled + (R - 1) x reused) / R; the median over rounds. ``study_shape_speedup_compiled`` is
+the same when every run compiles.
+
+It runs in a process of its own (``run_section``) so that TensorFlow starts with one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PATHS: dict[str, dict[str, Any]] = {  # path: TrainConfig settings (reuse: see the docstring)
+    "today": {"jit": False, "steps_per_execution": 1},
+    "steps_per_call": {"jit": False, "steps_per_execution": "auto"},
+    "xla": {"jit": True, "steps_per_execution": 1},
+    "default": {"jit": "auto", "steps_per_execution": "auto"},
+}
+REUSED = "default_reused"
+
+LEVELS: dict[str, dict[str, Any]] = {
+    "full": dict(models=("simple_rnn", "ungated", "lstm", "gru"), lengths=(25, 100), rounds=2,
+                 steps=1000, budget=5000),
+    "quick": dict(models=("lstm",), lengths=(25, 100), rounds=1, steps=1000, budget=5000),
+    "tiny": dict(models=("simple_rnn",), lengths=(5,), rounds=1, steps=20, budget=300,
+                 train={"eval_every": 10, "batch_size": 8, "n_train": 64, "n_val": 16,
+                        "n_test": 16, "eval_batch_size": 16}),
+}
+
+
+def _config(model: str, length: int, path: dict, lv: dict):
+    import memorybench as mb
+    from memorybench.settings import study
+
+    s = study("why-lstm", "cpu")["settings"]
+    train = {k[len("train."):]: v for k, v in s.items()
+             if k.startswith("train.") and k != "train.lrs"}
+    train.update(lv.get("train", {}), steps=lv["steps"], early_stop=False, lr=1e-2, **path)
+    return mb.RunConfig(mb.TaskConfig("adding", {"length": length}),
+                        mb.ModelConfig(model, param_budget=lv["budget"]),
+                        mb.TrainConfig(**train), seed=0)
+
+
+def _timed_run(cfg, out: Path, reuse: bool) -> dict[str, Any]:
+    import memorybench as mb
+    from memorybench.run import programs
+
+    if not reuse:
+        programs.drop()
+    s = mb.run(cfg, out).summary
+    if s["status"] != "completed":
+        raise RuntimeError(f"{cfg.model.name} {s['status']}: {s['reason']}")
+    return {"wall_s": s["wall_seconds"], "ms_step": 1e3 * cfg.train.batch_size / s["throughput"],
+            "path": s["training_path"]}
+
+
+def gemm_gflops(batch: int, units: int, n: int = 2000) -> float:
+    """The small-GEMM rate: ``n`` matmuls (batch x units) @ (units x 4 units), batched."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, batch, units), dtype=np.float32)
+    b = rng.standard_normal((n, units, 4 * units), dtype=np.float32)
+    best = min(_seconds(lambda: np.matmul(a, b)) for _ in range(5))
+    return 2.0 * n * batch * units * 4 * units / best / 1e9
+
+
+def _seconds(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def measure(level: str) -> dict[str, Any]:
+    """The section's rows and headline figures (see the module docstring)."""
+    import memorybench as mb
+    from memorybench.bench.flops import flops_per_step
+    from memorybench.config import resolve
+    from memorybench.settings import study
+
+    lv = LEVELS[level]
+    names = list(PATHS) + [REUSED]
+    times: dict[tuple, dict[str, list]] = {}
+    info: dict[tuple, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="mb-study-shape-") as tmp:
+        # one-time costs of the process (kernels, tf.data, the first trace) for no path
+        warm = {**lv, "steps": lv.get("train", {}).get("eval_every", 100)}
+        for path in ("today", "default"):
+            _timed_run(_config(lv["models"][0], lv["lengths"][0], PATHS[path], warm),
+                       Path(tmp) / "warm", reuse=False)
+        for r in range(lv["rounds"]):
+            for length in lv["lengths"]:
+                for model in lv["models"]:
+                    key = (model, length)
+                    t = times.setdefault(key, {n: [] for n in names})
+                    order = list(PATHS)[r % len(PATHS):] + list(PATHS)[: r % len(PATHS)]
+                    for path in order:
+                        cfg = _config(model, length, PATHS[path], lv)
+                        got = _timed_run(cfg, Path(tmp) / f"{path}-{r}", reuse=False)
+                        t[path].append(got)
+                        if path == "default":  # the same run again, on the held program
+                            t[REUSED].append(_timed_run(cfg, Path(tmp) / f"re-{r}", reuse=True))
+                    if key not in info:
+                        resolved = resolve(_config(model, length, PATHS["default"], lv))
+                        task = mb.get_task("adding", length=length)
+                        built = mb.build_model(task, model, units=resolved.model.units)
+                        info[key] = {"units": resolved.model.units,
+                                     "params": int(built.count_params()),
+                                     "flops": flops_per_step(built, task.spec,
+                                                             resolved.train.batch_size)}
+    settings = study("why-lstm", "cpu")
+    runs_a_shape = settings["settings"]["seeds"] * len(settings["settings"]["train.lrs"])
+    batch = resolve(_config(lv["models"][0], lv["lengths"][0], PATHS["default"], lv)).train
+    units = max(i["units"] for i in info.values())
+    rate = gemm_gflops(batch.batch_size, units)
+    rows = []
+    for (model, length), t in times.items():
+        i = info[(model, length)]
+        limit_ms = 1e3 * i["flops"] / (rate * 1e9)
+        for path in names:
+            wall = statistics.median(x["wall_s"] for x in t[path])
+            ms = statistics.median(x["ms_step"] for x in t[path])
+            rows.append({"model": model, "length": length, "path": path, "wall_s": wall,
+                         "ms_step": ms, "runs_per_core_hour": 3600.0 / wall,
+                         "training_path": t[path][-1]["path"], "units": i["units"],
+                         "params": i["params"], "mflop_step": i["flops"] / 1e6,
+                         "limit_ms_step": limit_ms, "over_limit": ms / limit_ms})
+    ref = settings.get("reference", "lstm")
+    ref = ref if ref in lv["models"] else lv["models"][0]
+    t = times[(ref, max(lv["lengths"]))]
+    mixed = [(c["wall_s"] + (runs_a_shape - 1) * u["wall_s"]) / runs_a_shape
+             for c, u in zip(t["default"], t[REUSED], strict=True)]
+    today = [x["wall_s"] for x in t["today"]]
+    return {
+        "study_shape_speedup": statistics.median(a / b for a, b in zip(today, mixed,
+                                                                        strict=True)),
+        "study_shape_speedup_compiled": statistics.median(
+            a / b["wall_s"] for a, b in zip(today, t["default"], strict=True)),
+        "study_shape": {"rows": rows, "gemm_gflops": rate, "reference": ref,
+                        "runs_a_shape": runs_a_shape, "rounds": lv["rounds"],
+                        "steps": lv["steps"], "budget": lv["budget"], "threads": 1},
+    }
+
+
+def run_section(level: str, timeout: float = 3600.0) -> dict[str, Any]:
+    """``measure(level)`` in a fresh process with one TensorFlow (and BLAS) thread."""
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "memorybench.bench.study_shape", "--level",
+                           level], capture_output=True, text=True, env=env, timeout=timeout)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the study_shape section failed: {tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def note(res: dict[str, Any]) -> list[str]:
+    """The section as text lines."""
+    s = res.get("study_shape")
+    if not s:
+        return []
+    out = [f"study shape (adding, ~{s['budget']:,} parameters, {s['steps']:,} steps a run, one "
+           f"thread; small-GEMM rate {s['gemm_gflops']:.0f} GFLOP/s):",
+           f"{'model':<12}{'L':>5}  {'path':<16}{'wall s':>8}{'ms/step':>9}{'runs/core-h':>12}"
+           f"{'limit ms':>10}{'x limit':>9}"]
+    for r in s["rows"]:
+        out.append(f"{r['model']:<12}{r['length']:>5}  {r['path']:<16}{r['wall_s']:>8.2f}"
+                   f"{r['ms_step']:>9.2f}{r['runs_per_core_hour']:>12.0f}"
+                   f"{r['limit_ms_step']:>10.2f}{r['over_limit']:>9.1f}")
+    out.append(f"study_shape_speedup {res['study_shape_speedup']:.2f} ({s['reference']}, "
+               f"L={max(r['length'] for r in s['rows'])}, {s['runs_a_shape']} runs a shape: "
+               f"one compiles, the rest reuse); every run compiling: "
+               f"{res['study_shape_speedup_compiled']:.2f}")
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--level", choices=sorted(LEVELS), default="full")
+    args = ap.parse_args(argv)
+    from memorybench.quiet import quiet_tensorflow
+
+    quiet_tensorflow(verbose=False)
+    print(json.dumps(measure(args.level)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
