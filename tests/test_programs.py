@@ -11,11 +11,11 @@ import pytest
 
 import memorybench as mb
 from memorybench import config as C
+from memorybench import settings as S
 from memorybench.errors import ConfigError
 from memorybench.registry import load_plugin
 from memorybench.run import programs
-from memorybench.run.executors import _pick
-from memorybench import settings as S
+from memorybench.run.executors import pick_run
 from memorybench.settings import expand
 
 PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plugins" / "my_cell.py"
@@ -131,11 +131,11 @@ class _W:
 def test_a_worker_gets_the_runs_of_the_program_it_holds_first():
     queue = [("a", 1), ("b", 2), ("a", 3), ("c", 4)]
     w1, w2 = _W("a"), _W(None)
-    assert _pick(queue, w1, [w1, w2]) == 0
+    assert pick_run(queue, w1, [w1, w2]) == 0
     w1.key, w2.key = "c", "b"
-    assert _pick(queue, w1, [w1, w2]) == 3
+    assert pick_run(queue, w1, [w1, w2]) == 3
     # holds nothing that is queued: the first program no other worker holds
     w1.key = "z"
-    assert _pick(queue, w1, [w1, w2]) == 0
-    assert _pick([("b", 2), ("c", 4)], _W("z"), [_W("z"), _W("b")]) == 1
-    assert _pick([("b", 2)], _W("z"), [_W("z"), _W("b")]) == 0  # else the first
+    assert pick_run(queue, w1, [w1, w2]) == 0
+    assert pick_run([("b", 2), ("c", 4)], _W("z"), [_W("z"), _W("b")]) == 1
+    assert pick_run([("b", 2)], _W("z"), [_W("z"), _W("b")]) == 0  # else the first

@@ -320,7 +320,7 @@ class _Worker:
         self.conn.close()
 
 
-def _pick(queue: list[tuple[str, RunConfig]], w: _Worker, workers: list[_Worker]) -> int:
+def pick_run(queue: list[tuple[str, RunConfig]], w: _Worker, workers: list[_Worker]) -> int:
     """The index in ``queue`` (program key, config) of the run to give worker ``w``: the first
     of the program it holds (``run.programs``: no tracing or compiling), else the first of a
     program no other worker holds, else the first."""
@@ -338,7 +338,7 @@ class PoolExecutor:
     Two runs with one thread each beat one run with two threads on a 2-core CPU (the smoke
     sweep: 18 s against 26 s), and each run's numbers do not depend on the executor. Worker
     processes are fresh interpreters (TensorFlow is not fork-safe) reused between runs, and a
-    worker is handed the runs of the compiled program it holds first (``_pick``); each gets
+    worker is handed the runs of the compiled program it holds first (``pick_run``); each gets
     ``threads_per_worker`` TensorFlow threads (the usable CPUs over the workers).
 
     A run whose worker dies is recorded as ``failed`` with the reason (``record_crash``) and a
@@ -375,7 +375,7 @@ class PoolExecutor:
                     workers.append(_Worker(plugins, self.threads))
                 for w in workers:  # hand out runs
                     if w.cfg is None and queue and not w.conn.closed:
-                        w.key, w.cfg = queue.pop(_pick(queue, w, workers))
+                        w.key, w.cfg = queue.pop(pick_run(queue, w, workers))
                         w.submitted, w.started = time.time(), None
                         try:
                             w.conn.send((remote, w.cfg))
