@@ -554,7 +554,8 @@ def summarize(
         "device": device or device_name(rec.gpus),
         "gpus": rec.gpus,
         "precision": tc.precision,
-        "jit": rec.path["jit"] if rec.path else tc.jit,
+        # XLA as compiled; a run that failed before it compiled: as configured ("auto": unknown)
+        "jit": rec.path["jit"] if rec.path else tc.jit if isinstance(tc.jit, bool) else None,
         "training_path": rec.path,
         "cudnn_eligible": rec.cudnn_eligible,
         "versions": versions(),
