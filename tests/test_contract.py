@@ -325,14 +325,16 @@ def _assert_xla_step_equals_eager(ref):
         np.testing.assert_allclose(got, want, rtol=XLA_RTOL, atol=XLA_ATOL, err_msg=w.path)
 
 
-@pytest.mark.parametrize("name", ["mingru", "minlstm"])
-def test_the_min_rnns_sequential_loop_under_xla_too(name, reference):
-    """The contract runs the default, parallel scan; the loop also compiles, same numbers."""
-    ref = Reference(name, scan="sequential")
+@pytest.mark.parametrize("name, scan", [("mingru", "parallel"), ("minlstm", "parallel"),
+                                        ("s4d", "sequential"), ("s4d", "parallel")])
+def test_the_other_forms_of_a_linear_recurrence_under_xla_too(name, scan, reference):
+    """The contract runs each model's default form (the min RNNs' sequential loop, S4D's FFT
+    convolution); the other forms also compile, with the same numbers."""
+    ref = Reference(name, scan=scan)
     _assert_xla_step_equals_eager(ref)
-    parallel = reference(name)
-    np.testing.assert_allclose(ref.loss, parallel.loss, rtol=XLA_RTOL, atol=XLA_ATOL)
-    for got, want in zip(ref.updates, parallel.updates, strict=True):
+    default = reference(name)
+    np.testing.assert_allclose(ref.loss, default.loss, rtol=XLA_RTOL, atol=XLA_ATOL)
+    for got, want in zip(ref.updates, default.updates, strict=True):
         np.testing.assert_allclose(got, want, rtol=XLA_RTOL, atol=XLA_ATOL)
 
 

@@ -246,7 +246,8 @@ def _s4d_reference(w, x):
     return v + _glu(np.stack(ys, 1), w), u
 
 
-@pytest.mark.parametrize("scan,init", [("sequential", "lin"), ("parallel", "real")])
+@pytest.mark.parametrize("scan,init", [("sequential", "lin"), ("parallel", "real"),
+                                       ("conv", "lin"), ("conv", "real")])
 def test_s4d_block_matches_the_papers_equations_and_its_convolution(scan, init):
     layer, x = _block(S4DBlock, scan, state_dim=3, init=init)
     w = _weights(layer)
@@ -415,11 +416,20 @@ def _mlstm_reference(w, x, nh):
     return v0 + (hn * _silu(z)) @ w["down_kernel"]
 
 
-def test_mlstm_block_matches_the_papers_equations():
-    layer, x = _block(MLSTMBlock, "sequential", heads=4)
+@pytest.mark.parametrize("scan", ["sequential", "parallel", "auto"])
+@pytest.mark.parametrize("input_gate", [None, 60.0])
+def test_mlstm_block_matches_the_papers_equations(scan, input_gate):
+    """The step loop and the parallel form, also with input gates large enough (exp(60)) that
+    an unstabilised exp overflows float32."""
+    layer, x = _block(MLSTMBlock, scan, heads=4)
+    if input_gate is not None:
+        bias = layer.gate_bias.numpy()
+        bias[:layer.nh] = input_gate
+        layer.gate_bias.assign(bias)
     w = _weights(layer)
-    np.testing.assert_allclose(np.asarray(layer(x)), _mlstm_reference(w, x, layer.nh),
-                               rtol=RTOL, atol=ATOL)
+    got = np.asarray(layer(x))
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, _mlstm_reference(w, x, layer.nh), rtol=RTOL, atol=ATOL)
 
 
 def test_xlstm_initialisation_and_errors():

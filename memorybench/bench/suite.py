@@ -420,20 +420,18 @@ def _scans_at(units, T, batch, rounds, steps, models) -> list[dict[str, Any]]:
         keras.backend.clear_session()
         row: dict[str, Any] = {"model": name, "T": T, "units": units, "batch": batch}
         try:
-            s = {scan: Stepper(name, task, units, batch, scan=scan)
-                 for scan in ("sequential", "parallel")}
+            probe = mb.build_model(task, name, units=units).layers[1]
+            forms = getattr(probe, "scans", ("sequential", "parallel"))  # S4D: its convolution
+            s = {form: Stepper(name, task, units, batch, scan=form) for form in forms}
         except Exception as exc:  # one broken model must not hide the others
             rows.append({**row, "error": _error(exc)})
             continue
         t = _interleaved(s, rounds, steps)
-        layer = s["sequential"].model.layers[1]
-        default = inspect.signature(type(layer).__init__).parameters["scan"].default
+        default = inspect.signature(type(probe).__init__).parameters["scan"].default
         ratio = _median_ratio(t["parallel"], t["sequential"])
-        row.update(default=default,
-                   sequential_ms=1e3 * statistics.median(t["sequential"]),
-                   parallel_ms=1e3 * statistics.median(t["parallel"]),
-                   parallel_over_sequential=ratio,
-                   faster="sequential" if ratio > 1 else "parallel")
+        ms = {form: 1e3 * statistics.median(t[form]) for form in forms}
+        row.update(default=default, **{f"{form}_ms": v for form, v in ms.items()},
+                   parallel_over_sequential=ratio, faster=min(ms, key=ms.get))
         rows.append(row)
     return rows
 
@@ -663,9 +661,9 @@ def scan_note(rows) -> list[str]:
             out.append(f"  {r['model']:<8} T={r['T']:<4} failed: {r['error']}")
             continue
         agree = "the faster one" if r["default"] == r["faster"] else "not the faster one here"
+        conv = f", convolution {r['conv_ms']:.0f} ms" if "conv_ms" in r else ""
         out.append(f"  {r['model']:<8} T={r['T']:<4} sequential {r['sequential_ms']:.0f} ms, "
-                   f"parallel "
-                   f"{r['parallel_ms']:.0f} ms a step (parallel/sequential "
+                   f"parallel {r['parallel_ms']:.0f} ms{conv} a step (parallel/sequential "
                    f"{r['parallel_over_sequential']:.2f}); default {r['default']}: {agree}")
     return out
 

@@ -24,9 +24,9 @@ from memorybench.errors import ConfigError, check_positive
 SCANS = ("sequential", "parallel")
 
 
-def check_scan(scan, owner: str) -> str:
-    if scan not in SCANS:
-        raise ConfigError(f"{owner}: unknown scan {scan!r}; known: {', '.join(SCANS)}")
+def check_scan(scan, owner: str, known: tuple[str, ...] = SCANS) -> str:
+    if scan not in known:
+        raise ConfigError(f"{owner}: unknown scan {scan!r}; known: {', '.join(known)}")
     return scan
 
 
@@ -136,6 +136,7 @@ class ResidualBlock(keras.layers.Layer):
     (``mix``); ``norm`` picks LayerNormalization or RMSNormalization."""
 
     norm = "layer"
+    scans = SCANS  # the forms of the recurrence a block offers (S4D adds its convolution)
 
     def __init__(self, units: int, return_sequences: bool = False, scan: str = "sequential",
                  **kwargs):
@@ -147,7 +148,7 @@ class ResidualBlock(keras.layers.Layer):
                               f"got {return_sequences!r}")
         self.units = units
         self.return_sequences = return_sequences
-        self.scan = check_scan(scan, name)
+        self.scan = check_scan(scan, name, self.scans)
 
     def _sub(self, layer, shape):
         layer.build(shape)

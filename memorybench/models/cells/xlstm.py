@@ -229,6 +229,10 @@ class SLSTMBlock(ResidualBlock):
 
 
 # -- mLSTM -------------------------------------------------------------------------------------
+# mLSTM's parallel form holds batch x heads x T x T matrices: up to this T ("auto")
+PARALLEL_MAX_STEPS = 512
+
+
 class MLSTMStep(keras.layers.Layer):
     """One stabilised mLSTM step per head on inputs [q | k | v | i~ | f~] (E, E, E, heads,
     heads); states: C (heads * d * d), n (heads * d), m (heads). Output h~ (E). Float32."""
@@ -283,8 +287,13 @@ class MLSTMBlock(ResidualBlock):
 
     The covariance update v k^T stores key-value pairs and q retrieves them: a memory of
     d x d per head instead of the LSTM's scalar cell. The recurrence is linear in (C, n) given
-    the gates, but this implementation runs the stabilised step loop (``keras.layers.RNN``),
-    in float32 under every policy, not the paper's parallel form. Initialisation as in the
+    the gates, so it has the paper's parallel form (its appendix): with F_t = sum_{s<=t}
+    log f_s and D_ts = F_t - F_s + i~_s (s <= t), h~_t = sum_s exp(D_ts)(q_t.k_s) v_s /
+    max(|sum_s exp(D_ts)(q_t.k_s)|, 1), computed with D stabilised by its row maximum: the same
+    h~ as the step loop (the stabiliser m cancels), O(T^2) memory per head. ``scan``:
+    "parallel", "sequential" (the stabilised step loop, ``keras.layers.RNN``) or "auto" (the
+    default: parallel up to ``PARALLEL_MAX_STEPS`` steps, the loop beyond, where the T x T
+    matrices would not fit). Float32 under every policy. Initialisation as in the
     reference: gate weights zero, input-gate bias N(0, 0.1^2), forget-gate bias
     linspace(3, 6) over the heads, projections ``small_init`` N(0, 2/(5 width)), the output
     projection ``wang_init``, skip s = 1; q, k, v projections are dense here (the reference's
@@ -299,11 +308,11 @@ class MLSTMBlock(ResidualBlock):
     E (group norm) + E (skip) + EH (down) + 2H (norm).
     """
 
-    def __init__(self, units: int, return_sequences: bool = False, scan: str = "sequential",
+    scans = ("auto", "parallel", "sequential")
+
+    def __init__(self, units: int, return_sequences: bool = False, scan: str = "auto",
                  heads: int = 4, conv_width: int = 4, proj_factor: int = 2, **kwargs):
         super().__init__(units, return_sequences=return_sequences, scan=scan, **kwargs)
-        if scan != "sequential":
-            raise ConfigError(f"MLSTMBlock: unknown scan {scan!r}; known: sequential")
         for field, v in (("heads", heads), ("conv_width", conv_width),
                          ("proj_factor", proj_factor)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -344,10 +353,36 @@ class MLSTMBlock(ResidualBlock):
         gates = ops.matmul(qkv, self.gate_kernel) + self.gate_bias
         return ac, z, ops.concatenate([qkv, gates], axis=-1)
 
+    def parallel(self, inputs):
+        """h~ (batch, T, E) from [q | k | v | i~ | f~] by the parallel form (the docstring)."""
+        nh, e = self.nh, self.width
+        d = e // nh
+        steps = ops.shape(inputs)[1]
+
+        def heads(x, width):  # (batch, T, nh * width) -> (batch, nh, T, width)
+            return ops.transpose(ops.reshape(x, (-1, steps, nh, width)), (0, 2, 1, 3))
+
+        q, k, v = (heads(inputs[..., j * e:(j + 1) * e], d) for j in range(3))
+        i_t = heads(inputs[..., 3 * e:3 * e + nh], 1)[..., 0]  # (batch, nh, T)
+        log_f = -ops.softplus(-heads(inputs[..., 3 * e + nh:], 1)[..., 0])
+        f_cum = ops.cumsum(log_f, axis=-1)
+        d_mat = f_cum[..., :, None] - f_cum[..., None, :] + i_t[..., None, :]
+        causal = ops.tril(ops.ones((steps, steps), dtype="bool"))
+        d_mat = ops.where(causal, d_mat, -1e30)
+        m = ops.max(d_mat, axis=-1, keepdims=True)
+        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(d)
+        s = scores * ops.exp(d_mat - m)
+        den = ops.maximum(ops.abs(ops.sum(s, axis=-1, keepdims=True)), ops.exp(-m))
+        h = ops.matmul(s / den, v)  # (batch, nh, T, d)
+        return ops.reshape(ops.transpose(h, (0, 2, 1, 3)), (-1, steps, e))
+
     def mix(self, u):
         dtype = u.dtype
         ac, z, inputs = self.step_inputs(ops.cast(u, "float32"))
-        h = self.rnn(inputs)
+        parallel = self.scan == "parallel" or (
+            self.scan == "auto" and (inputs.shape[1] or PARALLEL_MAX_STEPS + 1)
+            <= PARALLEL_MAX_STEPS)
+        h = self.parallel(inputs) if parallel else self.rnn(inputs)
         h = head_norm(h, [self.width // self.nh] * self.nh, self.out_norm_scale) + self.skip * ac
         return ops.cast(ops.matmul(h * ops.silu(z), self.down_kernel), dtype)
 
