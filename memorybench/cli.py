@@ -547,14 +547,23 @@ def _quiet_tensorflow() -> None:
 @app.command("bench")
 @click.option("--quick", is_flag=True, help="Smaller sizes: under 5 minutes on 2 CPU cores.")
 @click.option("--tiny", is_flag=True, hidden=True, help="Seconds, for tests; figures mean little.")
+@click.option("--gpu-check", is_flag=True,
+              help="Only confirm the default training path on this machine's GPU (cuDNN for "
+              "the LSTM / GRU, XLA elsewhere; a few minutes). Exit 1 if not confirmed.")
 @click.option("--out", type=click.Path(path_type=Path),
               default=Path(DEFAULT_RESULTS) / "bench.json", show_default=True,
               help="JSON file with every measurement.")
-def bench_cmd(quick: bool, tiny: bool, out: Path) -> None:
+def bench_cmd(quick: bool, tiny: bool, gpu_check: bool, out: Path) -> None:
     """Measure speed: generators, harness overhead, custom vs built-in LSTM, data pipeline,
-    every model's step time and GFLOP/s, step time against T (ratios within one run)."""
+    every model's step time and GFLOP/s, step time against T, whole runs at the study's size
+    per training path (ratios within one run)."""
     from memorybench.bench import suite
 
+    if gpu_check:
+        from memorybench.bench import gpu_check as check
+
+        _quiet_tensorflow()
+        raise SystemExit(check.main())
     if out.is_dir():
         raise ConfigError(f"--out {str(out)!r} is a folder; give a file name such as "
                           f"{str(out / 'bench.json')!r}")

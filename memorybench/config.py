@@ -244,11 +244,17 @@ def training_path(train: TrainConfig, task, name: str, units: int, layers: int,
 
 def jit_off_reason(task, name: str, units: int, layers: int, params: dict) -> str | None:
     """Why the automatic training path runs ``name`` without XLA, or None: the model declares
-    XLA unsupported, or it is a cuDNN-eligible LSTM / GRU and a GPU is visible (Keras takes the
-    fused cuDNN kernel there, which XLA cannot compile; TensorFlow's guide: use cuDNN)."""
+    XLA unsupported (``unsupported_modes``), or slower (``xla_off_by_default = "why"``, from a
+    bench measurement), or it is a cuDNN-eligible LSTM / GRU and a GPU is visible (Keras takes
+    the fused cuDNN kernel there, which XLA cannot compile; TensorFlow's guide: use cuDNN)."""
     declared = declared_unsupported(name).get("jit")
     if declared:
         return f"model {name!r} declares XLA unsupported: {declared}"
+    from memorybench.models import model_entry
+
+    slower = getattr(model_entry(name)[1].obj, "xla_off_by_default", None)
+    if slower:
+        return f"model {name!r} trains faster without XLA: {slower}"
     if gpu_visible():
         from memorybench.models.build import build_model, cudnn_eligible
 

@@ -58,7 +58,10 @@ def test_bench_tiny_writes_every_key(tmp_path, capsys, monkeypatch):
     # the study shape: every path a row, each run on the path it names, the reused run reusing
     shape = res["study_shape"]
     rows = {r["path"]: r for r in shape["rows"]}
-    assert set(rows) == {"today", "steps_per_call", "xla", "default", "default_reused"}
+    assert {"today", "steps_per_call", "xla", "default", "default_reused"} <= set(rows)
+    assert set(rows) - {"jax", "jax_reused"} == {"today", "steps_per_call", "xla", "default",
+                                                 "default_reused"}
+    assert ("jax" in rows) is shape["jax"].startswith("measured")  # JAX: measured or why not
     for r in rows.values():
         for k in ("wall_s", "ms_step", "runs_per_core_hour", "limit_ms_step", "over_limit"):
             assert _positive(r[k]), (r["path"], k, r[k])
@@ -94,3 +97,18 @@ def test_out_must_be_a_file(tmp_path, capsys):
         main(["bench", "--tiny", "--out", str(tmp_path)])
     assert exc.value.code == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_gpu_check_says_there_is_no_gpu_and_its_alternatives_are_valid_runs(capsys):
+    from memorybench.bench import gpu_check
+    from memorybench.config import resolve
+
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--gpu-check"])
+    assert exc.value.code == 0  # nothing to confirm on a CPU, nothing failed
+    assert "no GPU visible" in capsys.readouterr().out
+    # the paths it compares on a GPU resolve here: forced XLA on the generic LSTM loop, and
+    # the Python cell without XLA
+    assert resolve(gpu_check._cfg("lstm", jit=True, params={"use_cudnn": False})).train.jit
+    assert resolve(gpu_check._cfg("lstm_full", jit=False)).train.jit is False
+    assert resolve(gpu_check._cfg("lstm_full")).train.jit is True

@@ -19,6 +19,7 @@ instead checked to be refused when its run is configured. These add about 100 s 
 """
 
 import contextlib
+import dataclasses
 import importlib.util
 import inspect
 import os
@@ -379,13 +380,15 @@ def test_a_model_declares_the_modes_it_cannot_run_in(monkeypatch, tmp_path, caps
 @pytest.mark.parametrize("name", NAMES)
 def test_every_model_trains_on_the_default_path(name, tmp_path):
     """A short run on the automatic path: XLA (no GPU here) with several steps per call, or,
-    for a model that declares XLA unsupported, without it and the reason in the summary."""
+    for a model that declares XLA unsupported or slower, without it and the reason in the
+    summary."""
     task, params = HEADS["regression"]
     cfg = mb.RunConfig(mb.TaskConfig(task, params), mb.ModelConfig(name, units=UNITS),
                        mb.TrainConfig(steps=4, eval_every=2, batch_size=BATCH, n_train=16,
                                       n_val=8, n_test=8, eval_batch_size=8))
     resolved = resolve_config(cfg)
-    declared = _unsupported(name).get("jit")
+    declared = (_unsupported(name).get("jit")
+                or getattr(model_entry(name)[1].obj, "xla_off_by_default", None))
     assert resolved.train.jit is (declared is None)
     assert resolved.train.steps_per_execution == 2
     s = mb.run(cfg, tmp_path).summary
@@ -406,3 +409,11 @@ def test_a_model_that_declares_xla_unsupported_falls_back_on_the_default_path(
     s = mb.run(cfg, tmp_path).summary
     assert s["status"] == "completed" and s["jit"] is False
     assert s["training_path"]["note"] == "model 'my_cell' declares XLA unsupported: a test says so"
+    # declared slower (a bench measurement): off by default, allowed when asked for
+    monkeypatch.setattr(cls, "unsupported_modes", {}, raising=False)
+    monkeypatch.setattr(cls, "xla_off_by_default", "3x slower here", raising=False)
+    assert resolve_config(cfg).train.jit is False
+    jit = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, jit=True))
+    assert resolve_config(jit).train.jit is True
+    s = mb.run(cfg, tmp_path / "slower").summary
+    assert s["training_path"]["note"] == "model 'my_cell' trains faster without XLA: 3x slower here"

@@ -106,82 +106,129 @@ def _seconds(fn) -> float:
     return time.perf_counter() - t0
 
 
-def measure(level: str) -> dict[str, Any]:
-    """The section's rows and headline figures (see the module docstring)."""
-    import memorybench as mb
-    from memorybench.bench.flops import flops_per_step
-    from memorybench.config import resolve
-    from memorybench.settings import study
-
-    lv = LEVELS[level]
-    names = list(PATHS) + [REUSED]
+def _time_paths(lv: dict, paths: dict[str, dict], reused: str | None):
+    """{(model, length): {path: [timed runs]}} over ``lv``'s rounds, paths in rotating order;
+    ``reused``: the name of the rerun of the "default" path on its held program."""
     times: dict[tuple, dict[str, list]] = {}
-    info: dict[tuple, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="mb-study-shape-") as tmp:
         # one-time costs of the process (kernels, tf.data, the first trace) for no path
         warm = {**lv, "steps": lv.get("train", {}).get("eval_every", 100)}
-        for path in ("today", "default"):
-            _timed_run(_config(lv["models"][0], lv["lengths"][0], PATHS[path], warm),
+        for path in paths.values():
+            _timed_run(_config(lv["models"][0], lv["lengths"][0], path, warm),
                        Path(tmp) / "warm", reuse=False)
+        names = list(paths)
         for r in range(lv["rounds"]):
             for length in lv["lengths"]:
                 for model in lv["models"]:
-                    key = (model, length)
-                    t = times.setdefault(key, {n: [] for n in names})
-                    order = list(PATHS)[r % len(PATHS):] + list(PATHS)[: r % len(PATHS)]
-                    for path in order:
-                        cfg = _config(model, length, PATHS[path], lv)
-                        got = _timed_run(cfg, Path(tmp) / f"{path}-{r}", reuse=False)
-                        t[path].append(got)
-                        if path == "default":  # the same run again, on the held program
-                            t[REUSED].append(_timed_run(cfg, Path(tmp) / f"re-{r}", reuse=True))
-                    if key not in info:
-                        resolved = resolve(_config(model, length, PATHS["default"], lv))
-                        task = mb.get_task("adding", length=length)
-                        built = mb.build_model(task, model, units=resolved.model.units)
-                        info[key] = {"units": resolved.model.units,
-                                     "params": int(built.count_params()),
-                                     "flops": flops_per_step(built, task.spec,
-                                                             resolved.train.batch_size)}
-    settings = study("why-lstm", "cpu")
-    runs_a_shape = settings["settings"]["seeds"] * len(settings["settings"]["train.lrs"])
-    batch = resolve(_config(lv["models"][0], lv["lengths"][0], PATHS["default"], lv)).train
-    units = max(i["units"] for i in info.values())
-    rate = gemm_gflops(batch.batch_size, units)
+                    t = times.setdefault((model, length), {n: [] for n in names + [reused]})
+                    for name in names[r % len(names):] + names[: r % len(names)]:
+                        cfg = _config(model, length, paths[name], lv)
+                        t[name].append(_timed_run(cfg, Path(tmp) / f"{name}-{r}", reuse=False))
+                        if paths[name] == PATHS["default"]:  # again, on the held program
+                            t[reused].append(_timed_run(cfg, Path(tmp) / f"re-{r}", reuse=True))
+    return times
+
+
+def _rows(times, info, rate) -> list[dict[str, Any]]:
     rows = []
     for (model, length), t in times.items():
         i = info[(model, length)]
         limit_ms = 1e3 * i["flops"] / (rate * 1e9)
-        for path in names:
-            wall = statistics.median(x["wall_s"] for x in t[path])
-            ms = statistics.median(x["ms_step"] for x in t[path])
+        for path, runs in t.items():
+            ms = statistics.median(x["ms_step"] for x in runs)
+            wall = statistics.median(x["wall_s"] for x in runs)
             rows.append({"model": model, "length": length, "path": path, "wall_s": wall,
                          "ms_step": ms, "runs_per_core_hour": 3600.0 / wall,
-                         "training_path": t[path][-1]["path"], "units": i["units"],
-                         "params": i["params"], "mflop_step": i["flops"] / 1e6,
-                         "limit_ms_step": limit_ms, "over_limit": ms / limit_ms})
+                         "training_path": runs[-1]["path"], "limit_ms_step": limit_ms,
+                         "over_limit": ms / limit_ms, "units": i["units"],
+                         "params": i["params"], "mflop_step": i["flops"] / 1e6})
+    return rows
+
+
+def _info(lv: dict) -> dict[tuple, dict[str, Any]]:
+    """Units, parameters and matmul FLOPs a step of each model and length."""
+    import memorybench as mb
+    from memorybench.bench.flops import flops_per_step
+    from memorybench.config import resolve
+
+    out = {}
+    for model in lv["models"]:
+        for length in lv["lengths"]:
+            resolved = resolve(_config(model, length, PATHS["default"], lv))
+            task = mb.get_task("adding", length=length)
+            built = mb.build_model(task, model, units=resolved.model.units)
+            out[(model, length)] = {
+                "units": resolved.model.units, "params": int(built.count_params()),
+                "batch": resolved.train.batch_size,
+                "flops": flops_per_step(built, task.spec, resolved.train.batch_size)}
+    return out
+
+
+def measure(level: str) -> dict[str, Any]:
+    """The section's rows and headline figures (see the module docstring). On the JAX backend
+    of Keras (``KERAS_BACKEND=jax``) only the default path, as rows ``jax`` and
+    ``jax_reused``."""
+    import keras
+
+    from memorybench.settings import study
+
+    lv = LEVELS[level]
+    if keras.config.backend() == "jax":
+        times = _time_paths(lv, {"jax": PATHS["default"]}, "jax_reused")
+    else:
+        times = _time_paths(lv, PATHS, REUSED)
+    info = _info(lv)
+    rate = gemm_gflops(max(i["batch"] for i in info.values()),
+                       max(i["units"] for i in info.values()))
+    rows = _rows(times, info, rate)
+    out = {"study_shape": {"rows": rows, "gemm_gflops": rate, "rounds": lv["rounds"],
+                           "steps": lv["steps"], "budget": lv["budget"], "threads": 1}}
+    if keras.config.backend() == "jax":
+        return out
+    settings = study("why-lstm", "cpu")
+    runs_a_shape = settings["settings"]["seeds"] * len(settings["settings"]["train.lrs"])
     ref = settings.get("reference", "lstm")
     ref = ref if ref in lv["models"] else lv["models"][0]
     t = times[(ref, max(lv["lengths"]))]
     mixed = [(c["wall_s"] + (runs_a_shape - 1) * u["wall_s"]) / runs_a_shape
              for c, u in zip(t["default"], t[REUSED], strict=True)]
     today = [x["wall_s"] for x in t["today"]]
+    out["study_shape"].update(reference=ref, runs_a_shape=runs_a_shape)
     return {
         "study_shape_speedup": statistics.median(a / b for a, b in zip(today, mixed,
                                                                         strict=True)),
         "study_shape_speedup_compiled": statistics.median(
             a / b["wall_s"] for a, b in zip(today, t["default"], strict=True)),
-        "study_shape": {"rows": rows, "gemm_gflops": rate, "reference": ref,
-                        "runs_a_shape": runs_a_shape, "rounds": lv["rounds"],
-                        "steps": lv["steps"], "budget": lv["budget"], "threads": 1},
+        **out,
     }
 
 
 def run_section(level: str, timeout: float = 3600.0) -> dict[str, Any]:
-    """``measure(level)`` in a fresh process with one TensorFlow (and BLAS) thread."""
+    """``measure(level)`` in a fresh process with one TensorFlow (and BLAS) thread; then, when
+    JAX is installed, the default path on Keras' JAX backend in another (its rows added: a
+    process per backend, so those are not interleaved with the others)."""
+    res = _section_process(level, {}, timeout)
+    import importlib.util
+
+    if importlib.util.find_spec("jax") is None:
+        res["study_shape"]["jax"] = "not measured: JAX is not installed (pip install jax)"
+        return res
+    try:
+        jax = _section_process(level, {"KERAS_BACKEND": "jax",  # one thread, as TF's
+                                       "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"},
+                               timeout)
+    except RuntimeError as exc:
+        res["study_shape"]["jax"] = f"failed: {exc}"
+        return res
+    res["study_shape"]["rows"] += jax["study_shape"]["rows"]
+    res["study_shape"]["jax"] = "measured in a process of its own, after the others"
+    return res
+
+
+def _section_process(level: str, env: dict, timeout: float) -> dict[str, Any]:
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
+           "TF_CPP_MIN_LOG_LEVEL": "3", **env}
     proc = subprocess.run([sys.executable, "-m", "memorybench.bench.study_shape", "--level",
                            level], capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
@@ -203,6 +250,8 @@ def note(res: dict[str, Any]) -> list[str]:
         out.append(f"{r['model']:<12}{r['length']:>5}  {r['path']:<16}{r['wall_s']:>8.2f}"
                    f"{r['ms_step']:>9.2f}{r['runs_per_core_hour']:>12.0f}"
                    f"{r['limit_ms_step']:>10.2f}{r['over_limit']:>9.1f}")
+    if "jax" in s:
+        out.append(f"JAX backend (rows jax, jax_reused): {s['jax']}")
     out.append(f"study_shape_speedup {res['study_shape_speedup']:.2f} ({s['reference']}, "
                f"L={max(r['length'] for r in s['rows'])}, {s['runs_a_shape']} runs a shape: "
                f"one compiles, the rest reuse); every run compiling: "

@@ -99,18 +99,16 @@ LEVELS: dict[str, dict[str, Any]] = {
         gen=dict(length=500, n=10_000, loop_n=300, repeats=3),
         harness=dict(task="adding", length=25, model="lstm", units=34, steps=1000,
                      eval_every=100, batch=64, n_train=6400, n_val=256, n_test=512,
-                     eval_batch=256, repeats=3),
+                     eval_batch=256, repeats=2),
         data=dict(batches=200),
         lstm=dict(units=128, T=200, batch=128, rounds=3, steps=2),
         # a sample of the models (every one: the full level): the built-ins, a Python cell, and
         # the fast forms of the slow ones
         cells=dict(units=128, T=200, batch=128, rounds=2, steps=1,
-                   models=("lstm", "gru", "lstm_full", "ungated", "mingru", "lru", "s4d",
-                           "mamba", "mlstm")),
+                   models=("lstm", "gru", "lstm_full", "ungated", "mingru", "s4d", "mlstm")),
         sweep=dict(units=128, batch=128, Ts=(50, 200, 800), rounds=2, steps=1),
         peak=dict(size=2048, repeats=3),
-        scans=dict(units=128, Ts=(200,), batch=16, rounds=2, steps=1,
-                   models=("mingru", "lru", "s4d", "mamba")),
+        scans=dict(units=128, Ts=(200,), batch=16, rounds=2, steps=1, models=("mingru", "s4d")),
         peer=dict(units=128, T=200, batch=128, rounds=3, steps=3),
     ),
     "tiny": dict(
