@@ -94,3 +94,20 @@ def drop() -> None:
     """Forget the held program (a run that raised may have left it half-way)."""
     global _held
     _held = None
+
+
+def taken_path(cfg: RunConfig, task, model, reused: bool) -> dict[str, Any]:
+    """The path a run trains on, for its summary: XLA as compiled (Keras turns it off for a
+    layer it deems unfit, and says so only in a warning), steps per call, whether the compiled
+    program was reused from the process's previous run, and why XLA is off
+    when it is."""
+    from memorybench.config import jit_off_reason
+
+    tc, m = cfg.train, cfg.model
+    note = None
+    if not model.jit_compile:
+        note = (jit_off_reason(task, m.name, m.units, m.layers, m.params) or
+                ("Keras turned XLA off: a layer of the model does not support it" if tc.jit
+                 else "train.jit=false"))
+    return {"jit": bool(model.jit_compile), "steps_per_execution": tc.steps_per_execution,
+            "program": "reused" if reused else "compiled", "note": note}

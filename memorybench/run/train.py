@@ -78,7 +78,7 @@ class _Record:
     gpus: list[str] = field(default_factory=list)
     n_used: dict[str, int] = field(default_factory=dict)
     by_length: dict[str, Any] = field(default_factory=dict)  # spec.eval_lengths -> test scores
-    path: dict[str, Any] | None = None  # the training path taken (``training_path``)
+    path: dict[str, Any] | None = None  # the training path taken (``programs.taken_path``)
 
     def diverge(self, reason: str) -> None:
         self.status, self.reason = "diverged", reason
@@ -257,7 +257,7 @@ def _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, extra_call
             optimizer_state = programs.prepare(model)
         rec.params = int(model.count_params())
         rec.cudnn_eligible = cudnn_eligible(model)
-        rec.path = training_path(cfg, task, model, reused=held is not None)
+        rec.path = programs.taken_path(cfg, task, model, reused=held is not None)
         train_ds = train_dataset(x_tr, y_tr, tc.batch_size, cfg.seed)
         val_ds = eval_dataset(x_va, tc.eval_batch_size)
 
@@ -285,23 +285,6 @@ def _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, extra_call
             save_model_weights(model, folder / store.WEIGHTS)
     finally:
         keras.config.set_dtype_policy(before)
-
-
-def training_path(cfg: RunConfig, task, model, reused: bool) -> dict[str, Any]:
-    """The path a run trains on, for its summary: XLA as compiled (Keras turns it off for a
-    layer it deems unfit, and says so only in a warning), steps per call, whether the compiled
-    program was reused from the process's previous run (``run.programs``), and why XLA is off
-    when it is."""
-    from memorybench.config import jit_off_reason
-
-    tc, m = cfg.train, cfg.model
-    note = None
-    if not model.jit_compile:
-        note = (jit_off_reason(task, m.name, m.units, m.layers, m.params) or
-                ("Keras turned XLA off: a layer of the model does not support it" if tc.jit
-                 else "train.jit=false"))
-    return {"jit": bool(model.jit_compile), "steps_per_execution": tc.steps_per_execution,
-            "program": "reused" if reused else "compiled", "note": note}
 
 
 def _monitor(task, y_val, val_ds, tc, rec: _Record, rid: str, on_eval):
