@@ -63,9 +63,10 @@ class TrainConfig:
     n_test: int = 2000
     eval_batch_size: int = 500
     precision: str = "float32"
-    # XLA on the training step. "auto" (``resolve``): on, except for a model that declares it
-    # unsupported, or a cuDNN-eligible LSTM / GRU on a GPU (cuDNN is not XLA-compilable); at the
-    # study's shape XLA made a step 1.5-2x faster on the CPU (``memorybench bench``, study_shape)
+    # XLA on the training step. "auto" (``resolve``, ``jit_off_reason``): on, except for a model
+    # that declares it unsupported or measured slower, or a cuDNN-eligible LSTM / GRU on a GPU
+    # (cuDNN is not XLA-compilable); at the study's shape XLA made a step 1.5-2x faster on the
+    # CPU (``memorybench bench``, study_shape)
     jit: bool | str = AUTO
     early_stop: bool = True  # stop when the validation metric reaches the solved threshold
     # stop only once validation beats the threshold by this fraction of the way to perfect
@@ -206,12 +207,11 @@ def resolve(cfg: RunConfig) -> RunConfig:
     train = training_path(cfg.train, task, name, int(units), m.layers, dict(m.params))
     # a cell class / model factory may declare ``unsupported_modes = {mode: why}`` (modes: jit,
     # mixed_float16, mixed_bfloat16): refused here when asked for, not as a failed run ("auto"
-    # has already chosen no XLA for such a model). Read only when a mode is on, as it imports
-    # the model's module (Keras)
+    # has already chosen no XLA for such a model)
     modes = ["jit"] * bool(train.jit) + [train.precision] * (train.precision != "float32")
-    for mode in (mode for mode in modes if mode in declared_unsupported(name)):
-        raise ConfigError(f"model {name!r} does not support {mode}: "
-                          f"{declared_unsupported(name)[mode]}")
+    declared = declared_unsupported(name) if modes else {}
+    for mode in (mode for mode in modes if mode in declared):
+        raise ConfigError(f"model {name!r} does not support {mode}: {declared[mode]}")
     code = {}
     for kind, reg, n in (("task", TASKS, cfg.task.name), ("model", CELLS, name),
                          ("model", MODELS, name)):
