@@ -129,6 +129,20 @@ def test_nfg_is_the_1997_lstm_its_memory_only_adds():
     np.testing.assert_allclose(np.diff(h), 0.5 * np.tanh(1.0), rtol=1e-5)
 
 
+def test_cec_is_the_bare_carousel_every_gate_open():
+    # c_t = c_{t-1} + tanh(W x_t + R h_{t-1} + b), h_t = tanh(c_t): one block of weights, and
+    # with zero weights the memory grows by tanh(b) every step, undamped
+    model = build_model(mb.get_task("adding", length=10), "cec", units=4)
+    cell = model.layers[1].cell
+    assert cell.count_params() == 2 * 4 + 4 * 4 + 4
+    x = np.zeros((1, 12, 2), "float32")
+    cell.kernel.assign(np.zeros(cell.kernel.shape, "float32"))
+    cell.recurrent_kernel.assign(np.zeros(cell.recurrent_kernel.shape, "float32"))
+    cell.bias.assign(np.full((4,), 0.1, "float32"))
+    h = run_cell(cell, x)[0, :, 0]
+    np.testing.assert_allclose(h, np.tanh(np.tanh(0.1) * np.arange(1, 13)), rtol=1e-5)
+
+
 def test_chrono_bias_uses_the_task_steps_as_t_max():
     task = mb.get_task("copy_memory", length=30)  # 50 steps, length 30
     cell = build_model(task, "lstm_chrono", units=64).layers[1].cell

@@ -36,6 +36,7 @@ ABLATIONS = {  # Greff et al. 2017's variants, and chrono initialisation (Tallec
     "lstm_peephole": "peephole connections",
     "lstm_chrono": "chrono initialisation",
     "lstm_full": "every part (our cell)",
+    "cec": "every gate fixed open (the bare constant error carousel)",
 }
 
 

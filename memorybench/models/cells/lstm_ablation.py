@@ -42,6 +42,11 @@ class AblationLSTMCell(keras.layers.Layer):
                                                 diagonal weights p: ... + p_i * c_{t-1} + b_i
                                                 (Gers & Schmidhuber 2000; Greff's vanilla LSTM)
         lstm_chrono    chrono=True              b_f ~ log(U[1, T_max - 1]), b_i = -b_f
+        cec            input_gate, forget_gate, output_gate all False: every gate fixed
+                                                open, c_t = c_{t-1} + tanh(W_z x_t + R_z h_{t-1}
+                                                + b_z), h_t = tanh(c_t): the bare constant
+                                                error carousel (Hochreiter & Schmidhuber 1997,
+                                                section 4), an additive memory without gates
 
     Chrono initialisation sets the forget gate's time constants 1 / (1 - f) spread over
     [1, T_max]. ``from_task`` sets ``T_max`` to the task's number of time steps (``spec.steps``),
@@ -252,6 +257,8 @@ VARIANTS: dict[str, dict] = {
     "lstm_cifg": {"coupled": True},
     "lstm_peephole": {"peepholes": True},
     "lstm_chrono": {"chrono": True},
+    # the first step of the LSTM's argument alone: the unit self-loop, no gates
+    "cec": {"input_gate": False, "forget_gate": False, "output_gate": False},
 }
 
 for _name, _defaults in VARIANTS.items():
