@@ -207,6 +207,29 @@ def test_load_model_in_a_fresh_process_needs_no_import_of_the_cell_module(tmp_pa
 
 
 # -- the ungated cell -------------------------------------------------------------------------
+def test_ungated_initialisation_does_not_explode_and_the_old_one_is_an_option():
+    """At initialisation the gradient reaching the first step is at most the last step's (the
+    default, orthogonal at gain 1/sqrt(2)); orthogonal at gain 1, the earlier default, grew it."""
+    import keras
+
+    from memorybench.report.gradflow import input_gradient_norms
+
+    task = mb.get_task("adding", length=25)
+    ratios = {}
+    for init in (None, "orthogonal"):
+        ratios[init] = []
+        for seed in range(3):
+            keras.utils.set_random_seed(seed)
+            params = {} if init is None else {"recurrent_initializer": init}
+            model = build_model(task, "ungated", units=34, **params)
+            g = input_gradient_norms(model, task, batch=32, seed=seed)
+            ratios[init].append(g[0] / g[-1])
+    assert max(ratios[None]) <= 1.0, ratios
+    assert np.median(ratios["orthogonal"]) > 1.0, ratios
+    cell = build_model(task, "ungated", units=4).layers[1].cell
+    assert cell.get_config()["recurrent_initializer"]["config"]["gain"] == pytest.approx(2**-0.5)
+
+
 def test_ungated_cell_computes_its_equations():
     cell = UngatedCell(4)
     x = RNG.normal(size=(2, 8, 3)).astype("float32")

@@ -9,6 +9,10 @@ from memorybench.errors import check_positive
 from memorybench.models import register_cell
 
 
+# two recurrent paths into each state (see the class docstring): each orthogonal at 1/sqrt(2)
+RECURRENT_GAIN = 2**-0.5
+
+
 @register_cell("ungated")
 class UngatedCell(keras.layers.Layer):
     """A separate memory written and read by two plain networks, with no gates.
@@ -31,19 +35,30 @@ class UngatedCell(keras.layers.Layer):
     the two h_{t-1} blocks are each one fused matmul per step: ``kernel`` (d, 2u) for x_t,
     ``recurrent_kernel`` (u, 2u) for h_{t-1}, ``memory_kernel`` (u, u) for m_{t-1} and
     ``read_kernel`` (u, u) for m_t; 2du + 4u^2 + 2u parameters (the LSTM has 4du + 4u^2 + 4u).
+
+    Initialisation: the recurrent matrices (h_{t-1} -> m_t, h_t and m_{t-1} -> m_t) are
+    orthogonal with gain 1/sqrt(2) (``RECURRENT_GAIN``): two recurrent paths feed each of m_t
+    and h_t, and a sum of two orthogonal maps of gain 1 grows the state's gradient going back in
+    time. Measured at the why-LSTM study's size (34 units, adding, 5 seeds, the ratio
+    ||dL/dx_1|| / ||dL/dx_T|| at initialisation): gain 1 gave medians 4.9 / 4.9 / 7.4 (largest
+    11 / 15 / 14) at L = 25 / 50 / 100, an exploding gradient; gain 0.8 medians below 1 but up
+    to 2.5; gain 1/sqrt(2) at most 0.47 / 0.12 / 0.018 on every seed. The earlier
+    initialisation is ``recurrent_initializer="orthogonal"`` (gain 1).
     """
 
     def __init__(
         self,
         units: int,
         kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
+        recurrent_initializer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_positive("units", units, "UngatedCell")
         self.units = units
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        if recurrent_initializer is None:  # the default: orthogonal with gain 1/sqrt(2)
+            recurrent_initializer = keras.initializers.Orthogonal(gain=RECURRENT_GAIN)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.state_size = [units, units]
         self.output_size = units
