@@ -252,8 +252,8 @@ def profile(name: str) -> dict[str, Any]:
 # ``base`` / ``max_length`` are the search's per-task lengths; ``gradflow`` names the task and
 # length (a base length, so every model has a run there) of the gradient-flow figure.
 WHY_LSTM_MODELS = [
-    "simple_rnn", "ungated", "lstm_nfg", "lstm_nig", "lstm_nog", "lstm_noaf", "lstm_niaf",
-    "lstm_cifg", "lstm_peephole", "lstm", "lstm_chrono", "gru",
+    "simple_rnn", "ungated", "cec", "lstm_nfg", "lstm_nig", "lstm_nog", "lstm_noaf",
+    "lstm_niaf", "lstm_cifg", "lstm_peephole", "lstm", "lstm_chrono", "gru",
 ]
 _CPU_TRAINING = {  # the why-LSTM study's training at CPU scale (and its demo slice)
     "train.steps": 1000,
