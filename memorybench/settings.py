@@ -265,15 +265,40 @@ _CPU_TRAINING = {  # the why-LSTM study's training at CPU scale (and its demo sl
     "train.eval_batch_size": 256,
     "train.early_stop_margin": 0.5,  # see TrainConfig: no coin flips at the threshold
 }
+# What each why-LSTM model has of the LSTM's argument (Hochreiter & Schmidhuber 1997: a unit
+# self-loop, the carousel; input and output gates; Gers et al. 2000: the forget gate): the rows
+# of the Findings' factor table. "coupled": the gate is 1 minus another (CIFG, the GRU's z).
+_Y, _N = "yes", "no"
+WHY_LSTM_FACTORS = {
+    "columns": ["separate memory", "additive update", "input gate", "forget gate",
+                "output gate"],
+    "models": {
+        "simple_rnn": [_N, _N, _N, _N, _N],
+        "ungated": [_Y, _N, _N, _N, _N],
+        "cec": [_Y, _Y, _N, _N, _N],
+        "lstm_nfg": [_Y, _Y, _Y, _N, _Y],
+        "lstm_nig": [_Y, _Y, _N, _Y, _Y],
+        "lstm_nog": [_Y, _Y, _Y, _Y, _N],
+        "lstm_noaf": [_Y, _Y, _Y, _Y, _Y],
+        "lstm_niaf": [_Y, _Y, _Y, _Y, _Y],
+        "lstm_cifg": [_Y, _Y, "coupled (1 - f)", _Y, _Y],
+        "lstm_peephole": [_Y, _Y, _Y, _Y, _Y],
+        "lstm": [_Y, _Y, _Y, _Y, _Y],
+        "lstm_chrono": [_Y, _Y, _Y, _Y, _Y],
+        # h_t = (1 - z_t) h_{t-1} + z_t h~_t: the hidden state is the memory, interpolated
+        "gru": [_N, "interpolated", "coupled (z)", "coupled (1 - z)", _N],
+    },
+}
 STUDIES: dict[str, dict[str, Any]] = {
     "why-lstm": {
         "description": "why does the LSTM's gated, additive memory hold information over long "
         "spans, and would a simpler cell do? Memory horizons of the LSTM, its ablations (Greff "
-        "et al. 2017), an ungated cell with a separate memory, the simple RNN and the GRU at one "
-        "parameter budget, with the learning rate chosen per model on validation, and gradient "
-        "flow at init and after training",
+        "et al. 2017), an ungated cell with a separate memory, the bare constant error carousel, "
+        "the simple RNN and the GRU at one parameter budget, with the learning rate chosen per "
+        "model on validation, and gradient flow at init and after training",
         "tasks": ["adding", "delayed_xor", "copy_memory"],
         "models": WHY_LSTM_MODELS,
+        "factors": WHY_LSTM_FACTORS,
         "reference": "lstm",  # ablations are compared with this model's horizon
         "scales": {
             "cpu": {
@@ -342,8 +367,9 @@ STUDIES: dict[str, dict[str, Any]] = {
 
 
 def study(name: str, scale: str) -> dict[str, Any]:
-    """A study at one scale: ``{"tasks", "models", "reference", "settings", "base",
-    "max_length", "bisect", "gradflow", "workers"}`` (a copy)."""
+    """A study at one scale: ``{"tasks", "models", "reference", "factors", "settings", "base",
+    "max_length", "bisect", "gradflow", "workers"}`` (a copy; ``factors`` None when the study
+    has none)."""
     import copy
 
     if name not in STUDIES:
@@ -357,7 +383,7 @@ def study(name: str, scale: str) -> dict[str, Any]:
     models = sc.pop("models", None) or list(st["models"])
     sc["settings"] = {"tasks": tasks, "models": models, **sc["settings"]}
     return {"name": name, "scale": scale, "tasks": tasks, "models": models,
-            "reference": st["reference"], **sc}
+            "reference": st["reference"], "factors": copy.deepcopy(st.get("factors")), **sc}
 
 
 # -- the settings key space ------------------------------------------------------------------

@@ -136,6 +136,29 @@ def study_runs():
     return runs
 
 
+def test_findings_open_with_the_factor_table_of_the_argument():
+    from memorybench.settings import WHY_LSTM_FACTORS
+
+    study = {"name": "why-lstm", "scale": "test", "description": "d", "tasks": ["adding"],
+             "models": ["simple_rnn", "ungated", "lstm_nfg", "lstm", "gru"], "reference": "lstm",
+             "factors": WHY_LSTM_FACTORS}
+    md, _ = fd.findings(study_runs(), [], study)
+    section = md.split("## The argument, step by step", 1)[1].split("\n## ", 1)[0]
+    assert ("| model | separate memory | additive update | input gate | forget gate | output gate"
+            " | adding horizon |") in section
+    assert "| simple_rnn | no | no | no | no | no | [-, 10) |" in section
+    assert "| ungated | yes | no | no | no | no | not measured |" in section  # every run failed
+    assert "| lstm_nfg | yes | yes | yes | no | yes | [10, 20) (2/2 seeds) |" in section
+    assert "| lstm | yes | yes | yes | yes | yes | [40, 80) (2/2 seeds) |" in section
+    assert "| gru | no | interpolated | coupled (z) | coupled (1 - z) | no | not measured |" \
+        in section  # no run
+    assert md.index("## The argument") < md.index("## adding")
+    # a study without factors, or with factors of the wrong shape: no table, no crash
+    for bad in (None, {"columns": 3}, {"columns": ["a"], "models": ["lstm"]}):
+        md, _ = fd.findings(study_runs(), [], {**study, "factors": bad})
+        assert "## The argument" not in md
+
+
 def test_findings_rank_by_horizon_and_compare_ablations():
     study = {"name": "why-lstm", "scale": "test", "description": "d", "tasks": ["adding"],
              "models": ["simple_rnn", "ungated", "lstm_nfg", "lstm_cifg", "lstm", "gru"],

@@ -138,6 +138,38 @@ def _horizon_value(r: dict[str, Any] | None) -> float | None:
     return 0.0 if _missing(r["horizon"]) else float(r["horizon"])
 
 
+def factor_table(factors: Any, models: list[str], tasks: list[str],
+                 by_task: dict[str, dict[str, dict]], failed_only: set) -> list[str]:
+    """The answer's skeleton: one row per model, what it has of the LSTM's argument (the
+    study's ``factors``: columns and a value per model and column) and its horizon bracket on
+    each task. [] when the study declares no factors or they are not of that shape."""
+    try:
+        columns = [str(c) for c in factors["columns"]]
+        table_of = {str(m): [str(v) for v in row] for m, row in factors["models"].items()}
+    except (TypeError, KeyError, AttributeError):
+        return []
+    rows = []
+    for m in models:
+        values = table_of.get(m, [])
+        values = (values + ["?"] * len(columns))[:len(columns)]
+        cells = []
+        for task in tasks:
+            r = by_task.get(task, {}).get(m)
+            if r is None or (task, m) in failed_only:
+                cells.append("not measured")
+                continue
+            seeds = f" ({r['seeds_at_horizon']} seeds)" if r.get("seeds_at_horizon") else ""
+            cells.append(bracket(r["horizon"], r["smallest_failed"], r["hit_max"] is True)
+                         + seeds)
+        rows.append([m, *values, *cells])
+    return ["## The argument, step by step", "",
+            "What each model has of the LSTM's design (Hochreiter & Schmidhuber 1997: the unit "
+            "self-loop, the constant error carousel, then input and output gates; Gers et al. "
+            "2000: the forget gate), and its horizon bracket [largest solved, smallest failed) "
+            "on each task.", "",
+            md_table(["model", *columns, *[f"{t} horizon" for t in tasks]], rows), ""]
+
+
 def findings(
     runs: list[dict[str, Any]],
     searches: Iterable[dict[str, Any]] = (),
@@ -177,6 +209,7 @@ def findings(
     by_task: dict[str, dict[str, dict]] = {}
     for r in recs:
         by_task.setdefault(r["task"], {})[r["model"]] = r
+    lines += factor_table((study or {}).get("factors"), models, tasks, by_task, failed_only)
     # a task without a solved threshold (MNIST) has no horizon: say so, never "no model solves"
     thresholded = {r["task"] for r in runs if r.get("solved_at") is not None}
     for task in tasks:

@@ -309,7 +309,7 @@ STUDY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     **{k: ((str,), True) for k in ("name", "scale", "description", "reference",
                                    "settings_in_words", "command", "gradflow_csv")},
     "tasks": ((list,), True), "models": ((list,), True),
-    **{k: ((dict,), True) for k in ("settings", "gradflow", "not_searched")},
+    **{k: ((dict,), True) for k in ("settings", "gradflow", "not_searched", "factors")},
 }
 
 

@@ -109,7 +109,7 @@ def run_study(
         "name": name, "scale": scale, "description": STUDIES[name]["description"],
         "scale_description": st.get("description"),
         "tasks": st["tasks"], "models": st["models"], "reference": st["reference"],
-        "not_searched": st.get("not_searched", {}),
+        "factors": st.get("factors"), "not_searched": st.get("not_searched", {}),
         "settings": settings, "settings_in_words": settings_in_words(settings),
         "base": st["base"], "max_length": st["max_length"], "bisect": st["bisect"],
         "gradflow": g, "command": command, "started_at": started,

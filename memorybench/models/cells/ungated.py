@@ -8,7 +8,6 @@ from keras import ops
 from memorybench.errors import check_positive
 from memorybench.models import register_cell
 
-
 # two recurrent paths into each state (see the class docstring): each orthogonal at 1/sqrt(2)
 RECURRENT_GAIN = 2**-0.5
 
