@@ -275,7 +275,7 @@ def findings(
         headline.append(f"{task}: not measured at this scale.")
     if gradflow is not None:
         lines += ["## Gradient flow", "",
-                  "||dL/dx_first|| / ||dL/dx_last||: how much of the loss gradient reaches the "
+                  "`||dL/dx_first|| / ||dL/dx_last||`: how much of the loss gradient reaches the "
                   "first input compared with the last (1: none lost; 1e-6: vanished), mean over "
                   "a batch, at initialisation and after training (the run at the chosen rate, "
                   "seed 0).", ""]
