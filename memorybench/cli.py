@@ -349,6 +349,9 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
               help="Stop doubling here  [default: 16 x the base length]")
 @click.option("--bisect", type=int, default=0, show_default=True,
               help="Bisection steps between the largest solved and smallest failed length.")
+@click.option("--min-length", type=int, default=None,
+              help="When the base length is not solved, halve down to this length  [default: "
+              "never below the base length]")
 @click.option("--profile", default=None, help="Training settings' base (default quick).")
 @plugin_opt
 @click.option("--match-params", type=int, default=None,
@@ -359,9 +362,10 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
 @click.option("--workers", type=int, default=None, help="Runs at once (local processes).")
 @click.option("--executor", default="local", show_default=True, help="local or ray.")
 @click.option("--dry-run", is_flag=True, help="Print the runs of the first round and stop.")
-def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect, profile, plugin,
-                match_params, set_, out, workers, executor, dry_run) -> int:
-    """Measure memory horizons: double the length while a majority of seeds solve, then bisect.
+def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect, min_length,
+                profile, plugin, match_params, set_, out, workers, executor, dry_run) -> int:
+    """Measure memory horizons: double the length while a majority of seeds solve (halve down
+    to --min-length while they do not), then bisect.
 
     Each probed length is an ordinary run in --out (resume, --workers, Ray work as for `run`);
     `memorybench report --results OUT` shows the brackets.
@@ -387,6 +391,9 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
                 b = 1
         base[t] = b
     top = {t: max_length if max_length is not None else 16 * b for t, b in base.items()}
+    if min_length is not None and not 1 <= min_length <= min(base.values()):
+        raise ConfigError(f"--min-length {min_length} is not allowed; allowed: an integer from "
+                          f"1 to the base length {min(base.values())}")
     _quiet_tensorflow()
     if dry_run:
         first = {k: v for k, v in settings.items() if not k.endswith("lengths")}
@@ -397,7 +404,8 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
 
     console = _console()
     searches = horizon_search(
-        settings, base=base, max_length=top, bisect=bisect, out_dir=_writable_dir(out),
+        settings, base=base, max_length=top, bisect=bisect, min_length=min_length,
+        out_dir=_writable_dir(out),
         executor=ex, echo=lambda m: console.print(m, markup=False, highlight=False),
         reporter_factory=lambda: RichReporter(console),
     )

@@ -312,6 +312,9 @@ STUDIES: dict[str, dict[str, Any]] = {
                 "workers": 2,
                 "base": {"adding": 25, "delayed_xor": 12},
                 "max_length": {"adding": 100, "delayed_xor": 48},
+                # a model that fails the base length is searched down to L=5: a bracket, not
+                # "[-, 25)" (the simple RNN missed L=25 by 1.4x in MSE)
+                "min_length": {"adding": 5, "delayed_xor": 5},
                 "bisect": 0,
                 "gradflow": {"task": "adding", "length": 25, "batch": 32},
                 "settings": {
@@ -345,6 +348,7 @@ STUDIES: dict[str, dict[str, Any]] = {
                 "workers": 1,
                 "base": {"adding": 50, "delayed_xor": 25, "copy_memory": 25},
                 "max_length": {"adding": 1600, "delayed_xor": 800, "copy_memory": 800},
+                "min_length": {"adding": 5, "delayed_xor": 5, "copy_memory": 5},
                 "bisect": 2,
                 "gradflow": {"task": "adding", "length": 50, "batch": 64},
                 "settings": {

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from memorybench.errors import ConfigError
 from memorybench.report import findings as fd
 from memorybench.report import leaderboard as lb
 from memorybench.report.selection import choose_rate, majority_solved
@@ -94,6 +95,30 @@ def test_a_model_that_fails_the_base_length_gets_an_open_bracket():
     assert probe_all(s, solved_up_to=5) == [10]
     assert (s.lo, s.hi) == (None, 10)
     assert lb.bracket(None, 10) == "[-, 10)" and lb.bracket(50, None, True) == "[50, -) max"
+
+
+def test_below_the_base_the_search_halves_down_to_its_floor_then_bisects():
+    s = Search("adding", "simple_rnn", base=25, max_length=100, bisect=1, floor=5)
+    assert probe_all(s, solved_up_to=8) == [25, 12, 6, 9]  # halve, then bisect [6, 12)
+    assert (s.lo, s.hi) == (6, 9)
+    s = Search("adding", "simple_rnn", base=25, max_length=100, bisect=1, floor=5)
+    assert probe_all(s, solved_up_to=4) == [25, 12, 6, 5]  # the floor is the last probe
+    assert (s.lo, s.hi) == (None, 5) and s.to_dict()["floor"] == 5
+    # a model that solves the base doubles as before, the floor never probed
+    s = Search("adding", "lstm", base=25, max_length=100, bisect=0, floor=5)
+    assert probe_all(s, solved_up_to=60) == [25, 50, 100]
+
+
+def test_the_floor_is_checked_before_any_run(tmp_path):
+    from memorybench.run.horizon import horizon_search
+
+    settings = {"tasks": ["adding"], "models": ["lstm"]}
+    for bad, match in ((30, "above the base length"), (0, "integer >= 1"),
+                       (True, "integer >= 1")):
+        with pytest.raises(ConfigError, match=match):
+            horizon_search(settings, base=25, max_length=50, min_length=bad,
+                           out_dir=tmp_path / "x")
+    assert not (tmp_path / "x").exists()
 
 
 def test_outcome_uses_the_best_rate_on_validation():

@@ -1,7 +1,9 @@
 """The memory-horizon search: per task and model, the largest length a majority of seeds solve.
 
 Instead of a fixed grid of lengths the search probes adaptively: start at a base length, double
-while the model solves, stop at the first length it does not solve (or at ``max_length``), then
+while the model solves, stop at the first length it does not solve (or at ``max_length``); when
+the base length itself is not solved, halve down to ``floor`` (``min_length``) until a length is
+solved, so that a model below the base still gets a bracket instead of "[-, base)"; then
 optionally bisect between the last solved and the first failed length (``bisect`` steps). The
 result is a bracket ``[largest solved, smallest failed]``.
 
@@ -52,6 +54,7 @@ class Search:
     next_length: int | None = None
     hit_max: bool = False
     bisect_left: int = 0
+    floor: int | None = None  # the shortest length probed down to (None: never below base)
 
     def __post_init__(self):
         self.next_length = self.base
@@ -70,6 +73,9 @@ class Search:
             else:
                 self.next_length = min(2 * length, self.max_length)
             return
+        if self.lo is None and self.floor is not None and self.hi > self.floor:  # halving down
+            self.next_length = max(self.floor, self.hi // 2)
+            return
         # bisecting between the largest solved and the smallest failed length
         if self.lo is None or self.bisect_left <= 0 or self.hi - self.lo <= 1:
             self.next_length = None
@@ -80,7 +86,7 @@ class Search:
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task, "model": self.model, "base": self.base,
-            "max_length": self.max_length, "bisect": self.bisect,
+            "max_length": self.max_length, "bisect": self.bisect, "floor": self.floor,
             "largest_solved": self.lo, "smallest_failed": self.hi, "hit_max": self.hit_max,
             "probes": {str(k): v for k, v in sorted(self.probes.items())},
         }
@@ -108,6 +114,7 @@ def horizon_search(
     base: dict[str, int] | int,
     max_length: dict[str, int] | int,
     bisect: int = 0,
+    min_length: dict[str, int] | int | None = None,
     out_dir: str | Path = store.DEFAULT_RESULTS,
     executor: Any = "local",
     retry_failed: bool = False,
@@ -117,8 +124,9 @@ def horizon_search(
 ) -> list[Search]:
     """Run the search for every task x model of ``settings`` (the key space of
     ``memorybench.settings``; its lengths are ignored). ``base`` / ``max_length`` are one
-    number or one per task. Returns the finished searches; their records are written to
-    ``out_dir/searches/``.
+    number or one per task; ``min_length`` (one number, one per task, or None: never below the
+    base) is the floor the search halves down to when the base length is not solved. Returns
+    the finished searches; their records are written to ``out_dir/searches/``.
 
     Every length the search may probe is validated before anything runs (ConfigError).
     """
@@ -133,27 +141,34 @@ def horizon_search(
     for name, val in (("bisect", bisect),):
         if isinstance(val, bool) or not isinstance(val, int) or val < 0:
             raise ConfigError(f"--{name} {val!r} is not allowed; allowed: an integer >= 0")
-    searches_of_task: dict[str, tuple[int, int]] = {}
+    searches_of_task: dict[str, tuple[int, int, int | None]] = {}
     for t in tasks:
         b = base[t] if isinstance(base, dict) else base
         m = max_length[t] if isinstance(max_length, dict) else max_length
-        for key, v in (("base length", b), ("--max-length", m)):
+        f = min_length.get(t) if isinstance(min_length, dict) else min_length
+        for key, v in (("base length", b), ("--max-length", m), ("--min-length", f)):
+            if v is None and key == "--min-length":
+                continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{key} {v!r} is not allowed; allowed: an integer >= 1")
         if m < b:
             raise ConfigError(f"--max-length {m} is below the base length {b} of {t}")
+        if f is not None and f > b:
+            raise ConfigError(f"--min-length {f} is above the base length {b} of {t}")
         spec = get_task(t, length=b).spec if "length" in _fields(t) else get_task(t).spec
         if spec.solved_at is None or "length" not in _fields(t) or spec.dataset != "synthetic":
             raise ConfigError(
                 f"task {t!r} has no solved threshold or no length to search; the horizon "
                 f"search takes tasks with both: {', '.join(_searchable())}")
         get_task(t, length=m)  # validates the largest length too
-        searches_of_task[t] = (b, m)
+        if f is not None:
+            get_task(t, length=f)  # and the shortest
+        searches_of_task[t] = (b, m, f)
     # validate names, keys and values once (the runs of the base lengths), before any run
-    first = expand({**s, **{f"{t}.lengths": [b] for t, (b, _) in searches_of_task.items()}})
+    first = expand({**s, **{f"{t}.lengths": [b] for t, (b, _, _) in searches_of_task.items()}})
     models = list(dict.fromkeys(c.model.name for c in first.configs))
     ex = get_executor(executor) if isinstance(executor, str) else executor
-    searches = [Search(t, m, b, mx, bisect) for t, (b, mx) in searches_of_task.items()
+    searches = [Search(t, m, b, mx, bisect, floor=f) for t, (b, mx, f) in searches_of_task.items()
                 for m in models]
     out = Path(out_dir)
     round_no = 0

@@ -302,7 +302,7 @@ SUMMARY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
 SEARCH_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "task": ((str,), False), "model": ((str,), False),
     **{k: ((int,), True) for k in ("base", "max_length", "bisect", "largest_solved",
-                                   "smallest_failed")},
+                                   "smallest_failed", "floor")},
     "hit_max": ((bool,), True), "probes": ((dict,), True),
 }
 STUDY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {

@@ -77,7 +77,8 @@ def run_study(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     searches = horizon_search(
         settings, base=st["base"], max_length=st["max_length"], bisect=st["bisect"],
-        out_dir=out, executor=executor, save_weights=True, echo=echo,
+        min_length=st.get("min_length"), out_dir=out, executor=executor, save_weights=True,
+        echo=echo,
         reporter_factory=reporter_factory,
     )
     search_seconds = time.perf_counter() - t0
@@ -112,6 +113,7 @@ def run_study(
         "factors": st.get("factors"), "not_searched": st.get("not_searched", {}),
         "settings": settings, "settings_in_words": settings_in_words(settings),
         "base": st["base"], "max_length": st["max_length"], "bisect": st["bisect"],
+        "min_length": st.get("min_length"),
         "gradflow": g, "command": command, "started_at": started,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "search_seconds": round(search_seconds, 1),
