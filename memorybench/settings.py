@@ -315,7 +315,7 @@ STUDIES: dict[str, dict[str, Any]] = {
                 # a model that fails the base length is searched down to L=5: a bracket, not
                 # "[-, 25)" (the simple RNN missed L=25 by 1.4x in MSE)
                 "min_length": {"adding": 5, "delayed_xor": 5},
-                "bisect": 0,
+                "bisect": 1,  # one step between the largest solved and smallest failed length
                 "gradflow": {"task": "adding", "length": 25, "batch": 32},
                 "settings": {
                     "seeds": 2,
