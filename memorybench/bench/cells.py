@@ -7,7 +7,8 @@ Timings drift 20-25% between runs minutes apart on a shared CPU, so the models a
 interleaved in one process: each round times ``--steps`` training steps of every model in turn
 (a rotating order), and a model's figure is the median over rounds of its per-step time; the
 ratio to ``lstm`` is taken round by round, then its median. Each model is compiled once
-(``jit_compile=False``: XLA gives no steady gain on the CPU) and warmed up (graph tracing)
+(``jit_compile=False``: at these sizes XLA gave no steady gain on the CPU; the suite's
+every-model section times both) and warmed up (graph tracing)
 before the first round.
 """
 

@@ -18,6 +18,10 @@ so runs in one process share the card; ``precision`` sets the global Keras dtype
 afterwards; the head stays float32 (``models.build.head``) and Keras wraps the optimizer in a
 ``LossScaleOptimizer`` under ``mixed_float16``; ``jit`` is ``model.compile(jit_compile=...)``
 (XLA). The built-in LSTM / GRU keep cuDNN-eligible settings; ``cudnn_eligible`` is recorded.
+
+The training path (``jit``, ``steps_per_execution``) arrives concrete from ``config.resolve``
+("auto" chosen there); the compiled model of the previous run of the same shape is taken over
+when there is one (``run.programs``), and the summary's ``training_path`` says which.
 """
 
 from __future__ import annotations
