@@ -99,9 +99,25 @@ def test_defaults_are_the_defining_papers():
     assert ih.eval_lengths == (64, 128, 256, 512, 1024, 2048, 4096)
     to = mb.get_task("temporal_order")
     assert (to.length, to.variant) == (100, "6a")
-    assert to.intervals == ((10, 20), (50, 60))  # Hochreiter & Schmidhuber 1997, 6a
-    assert mb.get_task("temporal_order", variant="6b").intervals == ((10, 20), (33, 43),
+    assert to.positions == ((10, 20), (50, 60))  # Hochreiter & Schmidhuber 1997, 6a
+    assert mb.get_task("temporal_order", variant="6b").positions == ((10, 20), (33, 43),
                                                                      (66, 76))
+
+
+@pytest.mark.parametrize("variant, lag", [("6a", 40), ("6b", 24)])
+def test_temporal_order_minimal_lag_is_the_papers(variant, lag):
+    """Hochreiter & Schmidhuber 1997, Table 10, column "lag" (minimal steps between the most
+    recent relevant input and the teacher signal): 40 (6a) and 24 (6b) at T = 100. The paper
+    counts positions from 1 (E at 1, B at T = 100), so position p is array index p - 1."""
+    task = mb.get_task("temporal_order", variant=variant)
+    assert task.min_lag == lag
+    assert task.intervals == tuple((lo - 1, hi - 1) for lo, hi in task.positions)
+    x, _ = task.data("train", n=20_000, seed=0)
+    ids = np.argmax(x, -1)
+    last = task.length - 1 - np.max(np.where(ids >= 6, np.arange(task.length), -1), axis=1)
+    assert last.min() == lag  # steps from the last X / Y to the final B, over the data
+    first = np.argmax(ids >= 6, axis=1)
+    assert first.min() == 9 and first.max() == 19  # positions 10..20 of the paper
 
 
 # -- oracles -----------------------------------------------------------------------------------
@@ -218,6 +234,7 @@ def test_temporal_order_layout_and_classes():
         assert all(len(p) == k for p in rel)
         for p, r, label in zip(rel[:200], ids[:200], y[:200, 0], strict=True):
             assert all(lo <= q <= hi for q, (lo, hi) in zip(p, task.intervals, strict=True))
+            assert all(lo <= q + 1 <= hi for q, (lo, hi) in zip(p, task.positions, strict=True))
             bits = [int(r[q] == 7) for q in p]  # Y = 1, first symbol most significant
             assert label == int("".join(map(str, bits)), 2)
         assert set(np.bincount(y[:, 0], minlength=2 ** k) > 0) == {True}
@@ -268,8 +285,8 @@ GOLDEN = {  # data of a seed, part of what a result means (change = a change of 
     "mqar": "50a6cc04b08959f7",
     "mqar-zeros": "ffd710b1dd0457da",
     "induction_heads": "f6bda133e23862fc",
-    "temporal_order-6a": "877b010208ee7e2f",
-    "temporal_order-6b": "f4e5b639d7915862",
+    "temporal_order-6a": "6cc0b617d389259c",  # positions from 1, as the paper
+    "temporal_order-6b": "de58032abb51a7db",
 }
 
 

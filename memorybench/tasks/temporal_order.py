@@ -12,18 +12,24 @@ except for the relevant positions, which hold X or Y:
   8 classes: XXX -> 0 (Q), XXY -> 1 (R), XYX -> 2 (S), XYY -> 3 (U), YXX -> 4 (V), YXY -> 5
   (A), YYX -> 6 (B), YYY -> 7 (C), i.e. the bits (Y = 1) read first to last.
 
-``length`` is the sequence length T; the paper's ranges are for T = 100 (the default) and scale
-with it: an interval [a, b] of the paper becomes [a*T // 100, b*T // 100] (T = 100 gives the
-paper's exactly; T >= 10 keeps the intervals apart, inside the sequence). Positions and symbols
-are uniform and independent. Deviation from the paper: a fixed length T where the paper draws
-each sequence's length from 100..110 (as ``adding``'s ``hochreiter1997`` variant: every sequence
-has the paper's minimal length).
+Positions count from 1, as the paper's do: E is at position 1, B at position T, and the
+teacher signal comes with B, so the paper's minimal lag (its Table 10, column "lag": 40 for
+``6a``, 24 for ``6b`` at T = 100) is T minus the last relevant position; the arrays index from 0,
+so the symbol at position p is ``x[:, p - 1]``. ``length`` is the sequence length T; the paper's
+ranges are for T = 100 (the default) and scale with it: an interval [a, b] of the paper becomes
+positions [max(2, a*T // 100), b*T // 100] (T = 100 gives the paper's exactly; below T = 20 the
+first interval starts right after E; T >= 10 keeps the intervals apart, inside the sequence).
+Positions and symbols are uniform and independent. Deviation from the paper: a fixed length T
+where the paper draws each sequence's length from 100..110 (as ``adding``'s ``hochreiter1997``
+variant: every sequence has the paper's minimal length, so the minimal lag is the paper's).
 
-Worked example, variant ``6a``, ``length=20`` (t1 in [2, 4], t2 in [10, 12])::
+Worked example, variant ``6a``, ``length=20`` (t1 in [2, 4], t2 in [10, 12]: array indices
+1..3 and 9..11; minimal lag 20 - 12 = 8)::
 
-    t       0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19
-    symbol  E c a Y d b b a c d  c  X  a  b  d  a  c  c  b  B
-    target  YX -> class 2 (S), at the last step
+    position  1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20
+    index t   0 1 2 3 4 5 6 7 8  9 10 11 12 13 14 15 16 17 18 19
+    symbol    E c a Y d b b a c  d  c  X  a  b  d  a  c  c  b  B
+    target    YX -> class 2 (S), at the last step
 
 Loss: cross-entropy at the last step. Metric: accuracy; the trivial predictor answers uniformly:
 accuracy 1/4 (``6a``) or 1/8 (``6b``). Solved: accuracy >= 0.99. The paper counts a sequence as
@@ -65,10 +71,23 @@ class TemporalOrder(Task):
         self._check_choice("variant", self.variant, VARIANTS)
 
     @property
-    def intervals(self) -> tuple[tuple[int, int], ...]:
-        """Inclusive [lo, hi] of each relevant position at this length."""
+    def positions(self) -> tuple[tuple[int, int], ...]:
+        """Inclusive [lo, hi] of each relevant position at this length, counted from 1 as the
+        paper counts (E at 1, B at T); at T = 100 the paper's intervals."""
         T = self.length
-        return tuple((a * T // 100, b * T // 100) for a, b in INTERVALS[self.variant])
+        return tuple((max(2, a * T // 100), b * T // 100) for a, b in INTERVALS[self.variant])
+
+    @property
+    def intervals(self) -> tuple[tuple[int, int], ...]:
+        """Inclusive [lo, hi] array indices (from 0) of each relevant position: ``positions``
+        minus one."""
+        return tuple((lo - 1, hi - 1) for lo, hi in self.positions)
+
+    @property
+    def min_lag(self) -> int:
+        """The paper's minimal lag (Table 10, "lag"): steps from the last relevant position to
+        the teacher signal at position T (40 for 6a, 24 for 6b at T = 100)."""
+        return self.length - self.positions[-1][1]
 
     @property
     def n_classes(self) -> int:
@@ -121,7 +140,7 @@ class TemporalOrder(Task):
         label = int(np.asarray(y).reshape(-1)[0])
         k = len(INTERVALS[self.variant])
         order = "".join("XY"[(label >> (k - 1 - i)) & 1] for i in range(k))
-        spans = ", ".join(f"[{lo}, {hi}]" for lo, hi in self.intervals)
+        spans = ", ".join(f"[{lo}, {hi}]" for lo, hi in self.positions)
         return (f"symbols {' '.join(s)}\ntarget  {order} -> class {label}\n"
-                f"(relevant positions in {spans}; E start, B trigger)")
+                f"(relevant positions, counted from 1, in {spans}; E start, B trigger)")
 
