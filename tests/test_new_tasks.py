@@ -120,6 +120,22 @@ def test_temporal_order_minimal_lag_is_the_papers(variant, lag):
     assert first.min() == 9 and first.max() == 19  # positions 10..20 of the paper
 
 
+def test_mqar_cites_the_zoology_commit_its_defaults_come_from():
+    """The defaults (vocabulary 8192, length 64, 4 pairs) are ``multiquery_ar``'s at Zoology's
+    commit a2dc81f (December 2023); at later commits it has 8 pairs and no vocabulary default,
+    so the card and the module name the commit in full."""
+    from pathlib import Path
+
+    from memorybench.tasks import mqar
+
+    card = (Path(__file__).parents[1] / "docs" / "tasks.md").read_text()
+    section = card[card.index("## `mqar`"):card.index("## `induction_heads`")]
+    for text in (mqar.__doc__, section):
+        flat = " ".join(text.split())
+        assert "a2dc81f6374a88587b43455154f8fdaec5350448" in flat
+        assert "zoology/data/associative_recall.py" in flat and "num_kv_pairs=8" in flat
+
+
 # -- oracles -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", IDS)
 def test_trivial_predictor_scores_exactly_the_cards_chance(case):
