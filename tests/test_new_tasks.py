@@ -18,7 +18,7 @@ import pytest
 
 import memorybench as mb
 from memorybench.errors import ConfigError
-from memorybench.tasks.base import distinct_ints, sorted_subsets, token_dtype
+from memorybench.tasks.base import cross_entropy, distinct_ints, sorted_subsets, token_dtype
 
 # small instances (lengths <= 30) of every new task and variant
 CASES = {
@@ -44,6 +44,8 @@ def answers(task) -> np.ndarray:
         return np.arange(1, task.vocab_size - 1)
     if task.name == "mqar":
         return np.arange(task.vocab_size // 2, task.vocab_size)
+    if task.name == "induction_heads":  # the ordinary tokens, not the no-op 0 or the trigger
+        return np.arange(1, task.vocab_size - 1)
     return np.arange(task.spec.n_classes)
 
 
@@ -62,7 +64,7 @@ CARDS = {  # metric, chance, solved_at, input kind, output kind
     "selective_copy": ("accuracy", 1 / 14, 0.99, "tokens", "every_step"),
     "mqar": ("accuracy", 2 / 64, 0.99, "tokens", "every_step"),
     "mqar-zeros": ("accuracy", 2 / 20, 0.99, "tokens", "every_step"),
-    "induction_heads": ("accuracy", 1 / 15, 0.99, "tokens", "last"),
+    "induction_heads": ("accuracy", 1 / 14, 0.99, "tokens", "every_step"),
     "temporal_order-6a": ("accuracy", 1 / 4, 0.99, "float", "last"),
     "temporal_order-6b": ("accuracy", 1 / 8, 0.99, "float", "last"),
 }
@@ -153,8 +155,14 @@ def test_trivial_predictor_scores_exactly_the_cards_chance(case):
     probs = np.zeros((*shape, task.spec.n_classes), np.float32)
     probs[..., ks] = 1.0 / len(ks)
     ev = task.evaluate(y, probs)
-    assert ev["loss"] == pytest.approx(math.log(len(ks)), rel=1e-6)
     assert not ev["solved"]
+    mask = task.metric_mask(y)
+    if task.name == "induction_heads":  # the loss is next-token over every step: ln K where
+        mask = np.asarray(mask)  # the metric reads (its last step)
+        ce = cross_entropy(y[mask], probs[mask], None)
+        assert ce == pytest.approx(math.log(len(ks)), rel=1e-6)
+        return
+    assert ev["loss"] == pytest.approx(math.log(len(ks)), rel=1e-6)
 
 
 @pytest.mark.parametrize("case", IDS)
@@ -235,8 +243,30 @@ def test_induction_heads_layout():
     assert np.all(x[:, -1] == 5) and np.all((x == 5).sum(1) == 2)  # the trigger, twice
     first = np.argmax(x == 5, axis=1)
     assert first.max() <= 9 and first.min() == 0
-    assert np.array_equal(y[:, 0], x[np.arange(len(x)), first + 1])
-    assert y.max() <= 4
+    assert np.array_equal(y[:, -1], x[np.arange(len(x)), first + 1])
+    assert y.max() <= 5
+
+
+def test_induction_heads_follows_the_safari_reference():
+    """HazyResearch/safari src/dataloaders/synthetics.py (commit 42f326e): ``vocab_size``
+    counts the two special tokens (14 ordinary tokens of 16, chance 1/14); the first trigger is
+    at 0..T-4, so the copied token never stands right before the final trigger; the training
+    targets are the next token at every step and the metric reads the last step only."""
+    task = mb.get_task("induction_heads", length=12)
+    x, y = task.data("train", n=20_000, seed=0)
+    ordinary = x[x != task.trigger]
+    assert set(np.unique(ordinary).tolist()) == set(range(1, 15))  # 14 ordinary tokens
+    assert task.spec.chance == pytest.approx(1 / 14) and task.spec.n_classes == 16
+    first = np.argmax(x == task.trigger, axis=1)
+    assert first.min() == 0 and first.max() == 12 - 4  # never 9: the copy never at T-2
+    assert np.array_equal(y[:, :-1], x[:, 1:])  # next token at every step
+    assert np.array_equal(y[:, -1], x[np.arange(len(x)), first + 1])
+    assert task.spec.output == "every_step" and task.spec.ignore_class is None  # loss: all
+    mask = task.metric_mask(y)
+    assert mask[:, -1].all() and not mask[:, :-1].any()  # the metric: the last step
+    wrong = y.copy()
+    wrong[:, :-1] = 0  # every step but the last wrong: still perfect on the metric
+    assert task.evaluate(y, wrong)["metric"] == 1.0
 
 
 def test_temporal_order_layout_and_classes():
@@ -300,7 +330,7 @@ GOLDEN = {  # data of a seed, part of what a result means (change = a change of 
     "selective_copy": "e2766a2289bf940c",
     "mqar": "50a6cc04b08959f7",
     "mqar-zeros": "ffd710b1dd0457da",
-    "induction_heads": "f6bda133e23862fc",
+    "induction_heads": "99a0327e25e01d53",  # the safari reference (issue 26)
     "temporal_order-6a": "6cc0b617d389259c",  # positions from 1, as the paper
     "temporal_order-6b": "de58032abb51a7db",
 }
@@ -321,8 +351,10 @@ def test_a_seed_gives_the_same_data_in_every_version(case):
     ("mqar", {"length": 64, "vocab_size": 64}, "vocab_size=64 is too small; allowed: >= 65"),
     ("mqar", {"length": 12, "n_pairs": 4}, "length=12 is too small; allowed: >= 16"),
     ("mqar", {"power_a": 0}, "allowed: a number in (0, 1]"),
-    ("induction_heads", {"eval_lengths": "64,x"}, "allowed: a list of lengths >= 3"),
-    ("induction_heads", {"length": 2}, "length=2 is too small; allowed: >= 3"),
+    ("induction_heads", {"eval_lengths": "64,x"}, "allowed: a list of lengths >= 4"),
+    ("induction_heads", {"eval_lengths": "3,64"}, "allowed: a list of lengths >= 4"),
+    ("induction_heads", {"length": 3}, "length=3 is too small; allowed: >= 4"),
+    ("induction_heads", {"vocab_size": 3}, "vocab_size=3 is too small; allowed: >= 4"),
     ("temporal_order", {"variant": "6c"}, "unknown variant '6c'; known: 6a, 6b"),
     ("temporal_order", {"length": 9}, "length=9 is too small; allowed: >= 10"),
 ])

@@ -171,11 +171,11 @@ def loop_induction(task, rng, n):
     T, trigger = task.length, task.vocab_size - 1
     xs, ys = [], []
     for _ in range(n):
-        seq = [rng.randrange(trigger) for _ in range(T)]
-        p = rng.randrange(T - 2)
+        seq = [rng.randrange(1, trigger) for _ in range(T)]  # ordinary tokens 1..V-2
+        p = rng.randrange(T - 3)  # the copied token never right before the final trigger
         seq[p] = seq[T - 1] = trigger
         xs.append(seq)
-        ys.append([seq[p + 1]])
+        ys.append(seq[1:] + [seq[p + 1]])  # next token at every step, the answer last
     return np.array(xs, np.int32), np.array(ys, np.int32)
 
 
@@ -231,11 +231,11 @@ def np_loop_induction(task, rng, n):
     T, trigger = task.length, task.vocab_size - 1
     xs, ys = [], []
     for _ in range(n):
-        x = rng.integers(0, trigger, T)
-        p = rng.integers(0, T - 2)
+        x = rng.integers(1, trigger, T)
+        p = rng.integers(0, T - 3)
         x[p] = x[T - 1] = trigger
         xs.append(x)
-        ys.append([x[p + 1]])
+        ys.append(np.append(x[1:], x[p + 1]))
     return np.array(xs, np.int32), np.array(ys, np.int32)
 
 
