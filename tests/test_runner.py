@@ -153,6 +153,49 @@ def test_early_stop_when_the_validation_metric_is_solved(tmp_path):
     assert all(h["val_metric"] < 0.99 for h in hist[:-1])
 
 
+class _Scripted:
+    """A stand-in for the Keras model under training: its validation predictions are given."""
+
+    def __init__(self, preds):
+        self.preds, self.stop_training = list(preds), False
+
+    def predict(self, ds, verbose=0):
+        return self.preds.pop(0)
+
+
+@pytest.mark.parametrize("margin, stops_at", [(0.0, 40), (0.5, 60)])
+def test_early_stop_waits_for_the_margin_in_the_training_loop(margin, stops_at):
+    """The epoch-end monitor stops at the first solved validation metric with no margin; with
+    ``train.early_stop_margin=0.5`` (accuracy: 0.99 + 0.01 * 0.5 = 0.995) it goes on past a
+    solved 0.992 and stops at 0.996. Driven by scripted predictions: no training, seconds."""
+    pytest.importorskip("keras")
+    import memorybench as mb
+    from memorybench.run.train import _monitor, _Record
+
+    task = mb.get_task("delayed_xor", length=4)
+    _, y = task.data("val", n=1000, seed=0)
+    labels = y.reshape(-1)
+
+    def with_wrong(k):  # class probabilities, the first k sequences answered wrong
+        p = np.eye(2, dtype=np.float32)[labels]
+        p[:k] = p[:k, ::-1]
+        return p
+
+    tc = C.TrainConfig(steps=80, eval_every=20, early_stop_margin=margin)
+    rec = _Record()
+    monitor = _monitor(task, y, None, tc, rec, "rid", None)
+    model = _Scripted([with_wrong(k) for k in (500, 8, 4, 0)])  # 0.5, 0.992, 0.996, 1.0
+    monitor.set_model(model)
+    monitor.on_train_begin()
+    for epoch in range(4):
+        monitor.on_epoch_end(epoch, {"loss": 0.1})
+        if model.stop_training:
+            break
+    assert rec.steps_to_solve == 40  # solved at 0.992 either way
+    assert rec.steps_trained == stops_at
+    assert [h["val_metric"] for h in rec.history][-1] == (0.992 if stops_at == 40 else 0.996)
+
+
 def test_nan_cell_diverges_with_the_reason(tmp_path, plugin):
     path, digest = plugin
     res = run(tiny(model="test_nan"), tmp_path)
