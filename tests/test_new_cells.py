@@ -432,6 +432,37 @@ def test_mlstm_block_matches_the_papers_equations(scan, input_gate):
     np.testing.assert_allclose(got, _mlstm_reference(w, x, layer.nh), rtol=RTOL, atol=ATOL)
 
 
+def _mlstm_input_gates(w, x, nh):
+    """The input-gate pre-activations i~ (batch, T, heads) of ``_mlstm_reference``."""
+    u = _layer_norm(x @ w["encoder_kernel"] + w["encoder_bias"], w["norm_gamma"], w["norm_beta"])
+    a, _ = np.split(u @ w["up_kernel"], 2, -1)
+    ac = _silu(_conv(a, w["conv_kernel"], w["conv_bias"]))
+    wq, wk, wv = np.split(w["qkv_kernel"], 3, -1)
+    qkv = np.concatenate([ac @ wq, ac @ wk, a @ wv], -1)
+    return (qkv @ w["gate_kernel"] + w["gate_bias"])[..., :nh]
+
+
+@pytest.mark.parametrize("scan", ["sequential", "parallel"])
+def test_mlstm_stabiliser_holds_input_gates_where_exp_overflows_float32(scan):
+    """Input-gate pre-activations of 50 to 100, one level per head, varying over the steps:
+    exp(i~) overflows float32 above 88.7, so without the stabiliser m the block returns inf or
+    NaN; with it, the output is finite and equals the unstabilised equations in float64."""
+    layer, x = _block(MLSTMBlock, scan, heads=4)
+    _weights(layer)  # every weight randomised, then the input-gate biases raised
+    nh = layer.nh
+    bias = layer.gate_bias.numpy()
+    bias[:nh] = np.linspace(55.0, 95.0, nh)
+    layer.gate_bias.assign(bias)
+    w = {"_".join(v.path.split("/")[1:]): v.numpy().astype(np.float64) for v in layer.weights}
+    gates = _mlstm_input_gates(w, x, nh)
+    assert 45 < gates.min() and gates.max() > 89  # exp() of the largest is inf in float32
+    with np.errstate(over="ignore"):
+        assert not np.all(np.isfinite(np.exp(gates.astype(np.float32))))
+    got = np.asarray(layer(x))
+    assert np.all(np.isfinite(got)), "the stabiliser lets exp() overflow"
+    np.testing.assert_allclose(got, _mlstm_reference(w, x, nh), rtol=RTOL, atol=ATOL)
+
+
 def test_xlstm_initialisation_and_errors():
     keras.utils.set_random_seed(0)
     m = MLSTMBlock(8, heads=4)
