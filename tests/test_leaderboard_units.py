@@ -69,6 +69,39 @@ def test_aggregates_follow_their_definitions():
         units=8, layers=1, model_params="", lr=0.01)
 
 
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
+def test_every_mean_counts_every_seed_whatever_their_order(order):
+    """Asymmetric values (0.1, 0.2, 0.9): a mean that drops the first or the last seed, or
+    any one seed, gives another number (0.15, 0.5 or 0.55 instead of 0.4), in any order of the
+    runs; so does a median or a std over fewer seeds."""
+    base = [dict(seed=0, test_metric=0.1, score=0.0, throughput=10.0, val_metric=0.1,
+                 paper_metrics={"fraction_correct": 0.1}, params=100, steps_to_solve=10,
+                 seconds_to_solve=1.0,
+                 eval_lengths={"8": {"metric": 0.1, "score": 0.0, "solved": False}}),
+            dict(seed=1, test_metric=0.2, score=0.3, throughput=20.0, val_metric=0.2,
+                 paper_metrics={"fraction_correct": 0.2}, params=200, steps_to_solve=20,
+                 seconds_to_solve=2.0,
+                 eval_lengths={"8": {"metric": 0.2, "score": 0.3, "solved": True}}),
+            dict(seed=2, test_metric=0.9, score=0.9, throughput=90.0, val_metric=0.9,
+                 paper_metrics={"fraction_correct": 0.9}, params=900, steps_to_solve=90,
+                 seconds_to_solve=9.0,
+                 eval_lengths={"8": {"metric": 0.9, "score": 0.9, "solved": True}})]
+    runs = [run(**base[i]) for i in order]
+    (row,) = lb.aggregate(runs)
+    assert row["metric_mean"] == pytest.approx(0.4)
+    assert row["metric_std"] == pytest.approx(statistics.stdev([0.1, 0.2, 0.9]))
+    assert row["score_mean"] == pytest.approx(0.4)
+    assert row["throughput"] == pytest.approx(40.0)
+    assert row["val_metric_mean"] == pytest.approx(0.4)
+    assert row["paper_metrics_mean"] == {"fraction_correct": pytest.approx(0.4)}
+    assert row["params"] == 200 and row["steps_to_solve_median"] == 20
+    assert row["seconds_to_solve_median"] == 2.0 and row["n_seeds"] == 3
+    (by_len,) = lb.eval_length_table(runs).to_dict("records")
+    assert by_len["metric_mean"] == pytest.approx(0.4)
+    assert by_len["score_mean"] == pytest.approx(0.4)
+    assert by_len["solved_frac"] == pytest.approx(2 / 3) and by_len["n_seeds"] == 3
+
+
 def test_two_seeds_have_a_std_and_the_row_carries_what_the_published_numbers_need():
     runs = [run(seed=0, test_metric=1.0, paper_metrics={"ce_all_steps": 0.5, "x": "n/a"},
                 task_params={"length": 10, "variant": "half"}, train_settings={"steps": 9},
