@@ -56,6 +56,42 @@ def test_the_table_holds_the_numbers_the_issue_asks_for():
     assert {r["metric"] for r in copy} == {"ce_all_steps"}  # named as in our paper_metrics
 
 
+# Bai, Kolter & Koltun 2018 (arXiv:1803.01271), Table 1, page 5: (task, model) -> value
+BAI_TABLE_1 = {
+    ("sequential_mnist", "LSTM"): 87.2, ("sequential_mnist", "GRU"): 96.2,
+    ("sequential_mnist", "RNN"): 21.5, ("sequential_mnist", "TCN"): 99.0,
+    ("permuted_mnist", "LSTM"): 85.7, ("permuted_mnist", "GRU"): 87.3,
+    ("permuted_mnist", "RNN"): 25.3, ("permuted_mnist", "TCN"): 97.2,
+    ("adding", "LSTM"): 0.164, ("adding", "GRU"): 5.3e-5,
+    ("adding", "RNN"): 0.177, ("adding", "TCN"): 5.8e-5,
+    ("copy_memory", "LSTM"): 0.0204, ("copy_memory", "GRU"): 0.0197,
+    ("copy_memory", "RNN"): 0.0202, ("copy_memory", "TCN"): 3.5e-5,
+}
+# Hochreiter & Schmidhuber 1997, Tables 7 and 9: (task, variant, T) -> wrong of 2560
+HOCHREITER_1997 = {
+    ("adding", "hochreiter1997", 100): 1, ("adding", "hochreiter1997", 500): 0,
+    ("adding", "hochreiter1997", 1000): 1, ("temporal_order", "6a", 100): 1,
+    ("temporal_order", "6b", 100): 2,
+}
+
+
+def test_every_published_number_is_pinned_to_its_model():
+    """Each row's value, per task and model, as its source prints it: a row whose model label
+    is swapped with another's (LSTM and GRU, say) fails here, not only in a reproduction."""
+    rows = refs.load()
+    bai = {(r["task"], r["model"]): r["value"] for r in rows if r["source"].startswith("Bai")}
+    assert bai == BAI_TABLE_1
+    hs = {(r["task"], r["variant"], r["length"]): r["value"] for r in rows
+          if r["source"].startswith("Hochreiter")}
+    assert hs == HOCHREITER_1997
+    s4 = {(r["task"], r["model"]): r["value"] for r in rows if r["source"] == "Gu, Goel & Ré"}
+    assert s4 == {("sequential_mnist", "LSTM"): 98.9, ("permuted_mnist", "LSTM"): 95.11}
+    size = {(r["task"], r["model"]): refs.parse_count(r["params"]) for r in rows
+            if r["source"].startswith("Bai")}
+    assert {size[(t, "LSTM")] for t in ("sequential_mnist", "permuted_mnist", "adding")} == {
+        70_000}
+
+
 def test_the_s4_lstm_rows_and_the_lmu_row_say_where_they_were_read():
     rows = refs.load()
     s4 = {(r["task"], r["model"]): r for r in rows if r["source"] == "Gu, Goel & Ré"}
