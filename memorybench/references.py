@@ -7,7 +7,9 @@ or section), the setting (``task``, ``variant``, ``length``, ``model``, ``params
 (``our_metric``: a summary key; ``paper_metrics.NAME`` is a key of the summary's
 ``paper_metrics``; empty where the suite has no such task), how the published setting differs
 from ours (``note``) and where the number was read (``verified_from``). Every number was read in
-its source; none is carried over from memory.
+its source; none is carried over from memory. ``verified_from`` cites what a reader can look up:
+the paper with its table (arXiv id, with the version where known, or DOI), or the repository,
+file and full commit.
 
 Plain ``csv`` only: no TensorFlow, no pandas, so ``memorybench references`` answers at once.
 """

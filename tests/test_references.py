@@ -100,7 +100,8 @@ def test_the_s4_lstm_rows_and_the_lmu_row_say_where_they_were_read():
         98.9, 95.11)
     for r in s4.values():
         assert (r["year"], r["length"], r["variant"]) == (2022, 784, "pixels_per_step=1")
-        assert "Table 6" in r["where"] and "31017929424" in r["verified_from"]
+        assert "Table 6" in r["where"] and "arXiv:2111.00396v3" in r["verified_from"]
+        assert "Table 12" in r["verified_from"]
         assert refs.parse_count(r["params"]) is None  # the S4 paper gives no LSTM size
         assert "reports from earlier work" in r["note"]
     (lmu,) = [r for r in rows if r["source"].startswith("Voelker")]
@@ -109,6 +110,22 @@ def test_the_s4_lstm_rows_and_the_lmu_row_say_where_they_were_read():
     assert refs.parse_count(lmu["params"]) == 102_027 and refs.our_model("LMU") == "lmu"
     assert "not read in the paper's own table" in lmu["note"]
     assert "abr/neurips2019" in lmu["verified_from"]
+
+
+def test_every_source_is_one_a_reader_can_look_up():
+    """``verified_from`` names a paper (arXiv id with the table, or a DOI) or a repository with
+    its full commit; never an internal id that no reader can follow."""
+    import re
+
+    for r in refs.load():
+        cite = r["verified_from"]
+        assert "search index" not in cite.lower() and "file id" not in cite.lower(), cite
+        assert re.search(r"arXiv:\d{4}\.\d{4,5}|doi:10\.|github\.com/", cite), cite
+        for repo in re.findall(r"github\.com/[\w.-]+/[\w.-]+", cite):
+            after = cite[cite.index(repo):]
+            assert re.search(r"commit [0-9a-f]{40}\b", after), (repo, cite)
+        if "arXiv:" in cite or "doi:" in cite:
+            assert re.search(r"Table \d+", cite), cite
 
 
 def test_task_filter():
