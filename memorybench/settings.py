@@ -289,6 +289,42 @@ WHY_LSTM_FACTORS = {
         "gru": [_N, "interpolated", "coupled (z)", "coupled (1 - z)", _N],
     },
 }
+# The argument's steps as contrasts between two models that differ in that step only (at one
+# parameter budget): the Findings' paragraph says what each step buys, with its test.
+WHY_LSTM_STEPS = [
+    {"from": "simple_rnn", "to": "ungated",
+     "what": "a separate memory, computed anew from the input, the hidden state and the old "
+             "memory (the seed's proposal)"},
+    {"from": "ungated", "to": "cec", "what": "an additive update, the constant error carousel"},
+    {"from": "simple_rnn", "to": "cec",
+     "what": "the carousel against a plain recurrent network (Hochreiter & Schmidhuber 1997)"},
+    {"from": "cec", "to": "lstm_nfg", "what": "input and output gates (the 1997 LSTM)"},
+    {"from": "lstm_nfg", "to": "lstm", "what": "a forget gate (Gers et al. 2000)"},
+]
+# Published claims our data can test, each as a contrast and the outcome the paper reports:
+# "gained" / "lost" (the model's horizon against the other's) or "same" (no difference).
+WHY_LSTM_CLAIMS = [
+    {"source": "Hochreiter & Schmidhuber 1997", "model": "cec", "against": "simple_rnn",
+     "expect": "gained", "claim": "the constant error carousel bridges lags a plain recurrent "
+     "network cannot (Sections 3-4)"},
+    {"source": "Greff et al. 2017", "model": "lstm_nfg", "against": "lstm", "expect": "lost",
+     "claim": "removing the forget gate hurts significantly (Section 5, Figure 3)"},
+    {"source": "Greff et al. 2017", "model": "lstm_noaf", "against": "lstm", "expect": "lost",
+     "claim": "removing the output activation hurts significantly (Section 5, Figure 3)"},
+    {"source": "Greff et al. 2017", "model": "lstm_cifg", "against": "lstm", "expect": "same",
+     "claim": "coupling the input and forget gates does not hurt significantly (Section 5)"},
+    {"source": "Greff et al. 2017", "model": "lstm_peephole", "against": "lstm",
+     "expect": "same", "claim": "peephole connections do not change performance significantly "
+     "(Section 5; their vanilla LSTM has them, ours does not)"},
+    {"source": "Jozefowicz et al. 2015", "model": "lstm_nog", "against": "lstm",
+     "expect": "same", "claim": "the output gate is the least important gate (Section 4)"},
+    {"source": "Jozefowicz et al. 2015", "model": "gru", "against": "lstm", "expect": "same",
+     "claim": "the GRU matches the LSTM (with a forget-gate bias of 1) on most tasks "
+     "(Section 4, Table 3)"},
+    {"source": "Tallec & Ollivier 2018", "model": "lstm_chrono", "against": "lstm",
+     "expect": "gained", "claim": "chrono initialisation of the gate biases lengthens the "
+     "memory on long-lag tasks (Section 5)"},
+]
 STUDIES: dict[str, dict[str, Any]] = {
     "why-lstm": {
         "description": "why does the LSTM's gated, additive memory hold information over long "
@@ -299,6 +335,8 @@ STUDIES: dict[str, dict[str, Any]] = {
         "tasks": ["adding", "delayed_xor", "copy_memory"],
         "models": WHY_LSTM_MODELS,
         "factors": WHY_LSTM_FACTORS,
+        "steps": WHY_LSTM_STEPS,
+        "claims": WHY_LSTM_CLAIMS,
         "reference": "lstm",  # ablations are compared with this model's horizon
         "scales": {
             "cpu": {
@@ -389,7 +427,9 @@ def study(name: str, scale: str) -> dict[str, Any]:
     models = sc.pop("models", None) or list(st["models"])
     sc["settings"] = {"tasks": tasks, "models": models, **sc["settings"]}
     return {"name": name, "scale": scale, "tasks": tasks, "models": models,
-            "reference": st["reference"], "factors": copy.deepcopy(st.get("factors")), **sc}
+            "reference": st["reference"], "factors": copy.deepcopy(st.get("factors")),
+            "steps": copy.deepcopy(st.get("steps")), "claims": copy.deepcopy(st.get("claims")),
+            **sc}
 
 
 # -- the settings key space ------------------------------------------------------------------

@@ -144,18 +144,23 @@ def test_tasks_without_a_solved_threshold_are_refused(tmp_path, capsys):
 
 # -- findings -----------------------------------------------------------------------------------
 def study_runs():
+    """Five seeds: lstm solves up to 40 (all seeds), lstm_nfg up to 10 (all: a significant
+    loss), lstm_cifg up to 40 on 3 seeds and 20 on 2 (the same bracket, not distinguishable),
+    simple_rnn nothing; ungated only failed runs, gru no run."""
     runs = []
-    for model, horizon in (("lstm", 40), ("lstm_nfg", 10), ("lstm_cifg", 40),
-                           ("simple_rnn", None)):
+    for model, tops in (("lstm", [40] * 5), ("lstm_nfg", [10] * 5),
+                        ("lstm_cifg", [40, 40, 40, 20, 20]), ("simple_rnn", [0] * 5)):
+        horizon = sorted(tops)[2]
         for L in (10, 20, 40, 80):
-            if horizon is None and L > 10:
+            if L > 2 * max(horizon, 5):
                 continue
-            if horizon is not None and L > 2 * horizon:
-                continue
-            for seed in (0, 1):
-                ok = horizon is not None and L <= horizon
-                runs.append(summary(model=model, length=L, lr=0.01, seed=seed, solved=ok,
-                                    val=0.001 if ok else 0.16))
+            for seed, top in enumerate(tops):
+                ok = L <= top
+                runs.append({**summary(model=model, length=L, lr=0.01, seed=seed, solved=ok,
+                                       val=0.001 if ok else 0.16),
+                             "steps": 1000, "steps_to_solve": (100 * (1 + seed) if model ==
+                                                               "lstm_cifg" else 600) if ok
+                             else None})
     # ungated: every run failed; gru: not run at all
     runs.append(summary(model="ungated", length=10, status="failed"))
     return runs
@@ -166,15 +171,18 @@ def test_findings_open_with_the_factor_table_of_the_argument():
 
     study = {"name": "why-lstm", "scale": "test", "description": "d", "tasks": ["adding"],
              "models": ["simple_rnn", "ungated", "lstm_nfg", "lstm", "gru"], "reference": "lstm",
-             "factors": WHY_LSTM_FACTORS}
+             "factors": WHY_LSTM_FACTORS, "steps": [], "claims": []}
     md, _ = fd.findings(study_runs(), [], study)
     section = md.split("## The argument, step by step", 1)[1].split("\n## ", 1)[0]
     assert ("| model | separate memory | additive update | input gate | forget gate | output gate"
             " | adding horizon |") in section
-    assert "| simple_rnn | no | no | no | no | no | [-, 10) |" in section
+    assert ("| simple_rnn | no | no | no | no | no | median none (none-none, 94%); "
+            "bracket [-, 10) |") in section
     assert "| ungated | yes | no | no | no | no | not measured |" in section  # every run failed
-    assert "| lstm_nfg | yes | yes | yes | no | yes | [10, 20) (2/2 seeds) |" in section
-    assert "| lstm | yes | yes | yes | yes | yes | [40, 80) (2/2 seeds) |" in section
+    assert ("| lstm_nfg | yes | yes | yes | no | yes | median 10 (10-10, 94%); "
+            "bracket [10, 20) |") in section
+    assert ("| lstm | yes | yes | yes | yes | yes | median 40 (40-40, 94%); "
+            "bracket [40, 80) |") in section
     assert "| gru | no | interpolated | coupled (z) | coupled (1 - z) | no | not measured |" \
         in section  # no run
     assert md.index("## The argument") < md.index("## adding")
@@ -184,26 +192,76 @@ def test_findings_open_with_the_factor_table_of_the_argument():
         assert "## The argument" not in md
 
 
-def test_findings_rank_by_horizon_and_compare_ablations():
+def test_findings_rank_by_horizon_and_test_each_ablation():
     study = {"name": "why-lstm", "scale": "test", "description": "d", "tasks": ["adding"],
              "models": ["simple_rnn", "ungated", "lstm_nfg", "lstm_cifg", "lstm", "gru"],
-             "reference": "lstm"}
+             "reference": "lstm", "steps": [], "claims": []}
     grad = [{"where": "adding_L10", "model": "lstm", "init": 0.5, "trained": 0.25},
             {"where": "adding_L10", "model": "simple_rnn", "init": 1e-3, "trained": None}]
     md, headline = fd.findings(study_runs(), [], study, grad)
     table = md.split("## adding", 1)[1]
-    # lstm and lstm_cifg tie at rank 1 (horizon 40), nfg next, simple_rnn last
-    assert "| 1 | lstm_cifg | [40, 80) | 2/2 |" in table or "| 1 | lstm | [40, 80) | 2/2 |" in table
-    assert "| 3 | lstm_nfg | [10, 20) | 2/2 |" in table
-    assert "| 4 | simple_rnn | [-, 10) |" in table
-    assert "| - | ungated | not measured | - | - | (every run failed) |" in table
-    assert "| - | gru | not measured | - | - | (no run) |" in table
-    assert "`lstm_nfg` (no forget gate): horizon lost: [10, 20) against [40, 80)" in md
-    assert "`lstm_cifg` (coupled input and forget gate): horizon kept" in md
+    # lstm and lstm_cifg tie at rank 1 (bracket [40, 80)), nfg next, simple_rnn last
+    assert ("| 1 | lstm | [40, 80) | 5/5 | 40 (40-40, 94%) | 40, 40, 40, 40, 40 |" in table)
+    assert ("| 1 | lstm_cifg | [40, 80) | 3/5 | 40 (20-40, 94%) | 20, 20, 40, 40, 40 |"
+            in table)
+    assert "| 3 | lstm_nfg | [10, 20) | 5/5 | 10 (10-10, 94%) |" in table
+    assert "| 4 | simple_rnn | [-, 10) | - | none (none-none, 94%) |" in table
+    assert "| - | ungated | not measured | - | - | - | - | (every run failed) |" in table
+    assert "| - | gru | not measured | - | - | - | - | (no run) |" in table
+    # the significant loss is "lost" with its p; the tie is not "kept" but not distinguishable
+    assert ("| lstm_nfg | no forget gate | 10 (10-10, 94%) | 10, 10, 10, 10, 10 | 0.0079 | "
+            "lost (p = 0.0079) |") in table
+    assert ("| lstm_cifg | coupled input and forget gate | 40 (20-40, 94%) | 20, 20, 40, 40, 40 "
+            "| 0.44 | not distinguishable at this budget (p = 0.44) |") in table
+    assert "kept" not in md
+    assert "adding: against lstm, horizon lost: lstm_nfg (p = 0.0079)." in headline
+    assert "adding: not distinguishable from lstm at this budget: lstm_cifg (p = 0.44)." \
+        in headline
+    # time to solve at L=40: cifg's seeds solve at 100..300 steps, lstm's at 600
+    tts = table.split("Time to solve at L=40", 1)[1]
+    assert "| lstm_cifg | 3/5 | 300 |" in tts and "| lstm | 5/5 | 600 | - |" in tts
+    assert ("adding: lstm reaches the threshold at L=40 after a median of 600 of 1000 steps: "
+            "more than half the budget") in " ".join(headline)
     assert "| adding_L10 | simple_rnn | 0.001 | not measured |" in md
     assert any(h.startswith("adding: longest horizon lstm") for h in headline), headline
     assert any("simple_rnn solves no length tried (fails at L=10" in h for h in headline)
     assert md.index("## Headline") < md.index("## adding")
+
+
+def test_the_answer_states_each_step_and_claim_no_stronger_than_its_test():
+    study = {"name": "why-lstm", "scale": "test", "description": "d", "tasks": ["adding"],
+             "models": ["simple_rnn", "ungated", "lstm_nfg", "lstm_cifg", "lstm", "gru"],
+             "reference": "lstm",
+             "steps": [{"from": "lstm_nfg", "to": "lstm", "what": "a forget gate"},
+                       {"from": "lstm_cifg", "to": "lstm", "what": "uncoupled gates"},
+                       {"from": "ungated", "to": "lstm", "what": "everything"},
+                       "not an object"],
+             "claims": [
+                 {"source": "A", "model": "lstm_nfg", "against": "lstm", "expect": "lost",
+                  "claim": "no forget gate hurts"},
+                 {"source": "B", "model": "lstm_cifg", "against": "lstm", "expect": "same",
+                  "claim": "coupling is harmless"},
+                 {"source": "C", "model": "lstm_cifg", "against": "lstm", "expect": "lost",
+                  "claim": "coupling hurts"},
+                 {"source": "D", "model": "lstm", "against": "lstm_nfg", "expect": "lost",
+                  "claim": "the opposite"},
+                 {"source": "E", "model": "gru", "against": "lstm", "expect": "same",
+                  "claim": "not run"}]}
+    md, _ = fd.findings(study_runs(), [], study)
+    answer = md.split("## The answer", 1)[1].split("\n## ", 1)[0]
+    assert ("- `lstm_nfg` -> `lstm`, a forget gate: adding: median 10 -> 40, gained "
+            "(p = 0.0079).") in answer
+    assert ("- `lstm_cifg` -> `lstm`, uncoupled gates: adding: median 40 -> 40, not "
+            "distinguishable at this budget (p = 0.44).") in answer
+    assert "- `ungated` -> `lstm`, everything: adding: not measured." in answer
+    assert "not an object" not in answer
+    rows = {r.split(" | ")[0].lstrip("| "): r for r in answer.splitlines() if r.startswith("| ")}
+    assert rows["A"].endswith("| agrees |")
+    assert rows["B"].endswith("| consistent: no difference detected (which does not show "
+                              "equality) |")
+    assert rows["C"].endswith("| not confirmed at this budget |")
+    assert rows["D"].endswith("| disagrees: the opposite, significant |")
+    assert rows["E"].endswith("| not tested (not measured) |")
 
 
 def test_a_task_without_a_solved_threshold_has_no_horizon_claim():

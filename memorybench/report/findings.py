@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from memorybench.report import survival as sv
+from memorybench.report import verdict as vd
 from memorybench.report.leaderboard import _missing, bracket, fmt, horizons, md_table
 from memorybench.run import store
 
@@ -139,15 +141,18 @@ def _horizon_value(r: dict[str, Any] | None) -> float | None:
 
 
 def factor_table(factors: Any, models: list[str], tasks: list[str],
-                 by_task: dict[str, dict[str, dict]], failed_only: set) -> list[str]:
+                 by_task: dict[str, dict[str, dict]], failed_only: set,
+                 seeds: dict[tuple[str, str], vd.SeedHorizons] | None = None) -> list[str]:
     """The answer's skeleton: one row per model, what it has of the LSTM's argument (the
-    study's ``factors``: columns and a value per model and column) and its horizon bracket on
-    each task. [] when the study declares no factors or they are not of that shape."""
+    study's ``factors``: columns and a value per model and column) and its horizon on each task:
+    the median over seeds with its interval, and the majority bracket. [] when the study declares
+    no factors or they are not of that shape."""
     try:
         columns = [str(c) for c in factors["columns"]]
         table_of = {str(m): [str(v) for v in row] for m, row in factors["models"].items()}
     except (TypeError, KeyError, AttributeError):
         return []
+    seeds = seeds or {}
     rows = []
     for m in models:
         values = table_of.get(m, [])
@@ -158,16 +163,196 @@ def factor_table(factors: Any, models: list[str], tasks: list[str],
             if r is None or (task, m) in failed_only:
                 cells.append("not measured")
                 continue
-            seeds = f" ({r['seeds_at_horizon']} seeds)" if r.get("seeds_at_horizon") else ""
-            cells.append(bracket(r["horizon"], r["smallest_failed"], r["hit_max"] is True)
-                         + seeds)
+            sh = seeds.get((task, m))
+            median = f"median {vd.summary(sh)}; " if sh is not None and sh.values else ""
+            cells.append(median + "bracket " + bracket(r["horizon"], r["smallest_failed"],
+                                                       r["hit_max"] is True))
         rows.append([m, *values, *cells])
     return ["## The argument, step by step", "",
             "What each model has of the LSTM's design (Hochreiter & Schmidhuber 1997: the unit "
             "self-loop, the constant error carousel, then input and output gates; Gers et al. "
-            "2000: the forget gate), and its horizon bracket [largest solved, smallest failed) "
-            "on each task.", "",
+            "2000: the forget gate), and its horizon on each task: the median of the seeds' "
+            "horizons (interval, its coverage) and the majority bracket [largest solved, "
+            "smallest failed).", "",
             md_table(["model", *columns, *[f"{t} horizon" for t in tasks]], rows), ""]
+
+
+def _items(value: Any, keys: tuple[str, ...]) -> list[dict[str, str]]:
+    """The well-formed items of a study's ``steps`` or ``claims`` (objects with string values
+    for ``keys``); anything else is dropped."""
+    if not isinstance(value, list):
+        return []
+    return [{k: v[k] for k in keys} for v in value
+            if isinstance(v, dict) and all(isinstance(v.get(k), str) for k in keys)]
+
+
+def _study_list(study: dict[str, Any] | None, key: str, keys: tuple[str, ...]) -> list[dict]:
+    """``study[key]``; a record written before the key existed takes the study's definition in
+    ``memorybench.settings.STUDIES`` (the steps and claims are the study's design, not data)."""
+    if not study:
+        return []
+    if key not in study:
+        from memorybench.settings import STUDIES
+
+        study = STUDIES.get(study.get("name"), {})
+    return _items(study.get(key), keys)
+
+
+def _words(c: vd.Contrast, a: vd.SeedHorizons | None, b: vd.SeedHorizons | None) -> str:
+    """'median 25 -> 100, gained (p = 0.008)'."""
+    if c.verdict == "not measured":
+        return "not measured"
+    return f"median {vd.fmt_length(b.median)} -> {vd.fmt_length(a.median)}, {c.words()}"
+
+
+def answer(study: dict[str, Any] | None, tasks: list[str],
+           seeds: dict[tuple[str, str], vd.SeedHorizons]) -> list[str]:
+    """The paragraph that says the answer: what each step of the argument buys, on each task,
+    with its test; then each published claim our data can test, stated as data."""
+    steps = _study_list(study, "steps", ("from", "to", "what"))
+    claims = _study_list(study, "claims", ("source", "model", "against", "expect", "claim"))
+    if not steps and not claims:
+        return []
+    lines = ["## The answer", ""]
+    if steps:
+        lines += ["Each step of the argument as a contrast between two models that differ in "
+                  "that step, on the seeds' horizons (Mann-Whitney, two-sided; a step buys or "
+                  f"costs horizon only where p < {vd.ALPHA}):", ""]
+        for st in steps:
+            parts = []
+            for task in tasks:
+                a, b = seeds.get((task, st["to"])), seeds.get((task, st["from"]))
+                parts.append(f"{task}: {_words(vd.contrast(a, b), a, b)}")
+            lines.append(f"- `{st['from']}` -> `{st['to']}`, {st['what']}: "
+                         + "; ".join(parts) + ".")
+        lines.append("")
+    if claims:
+        rows = []
+        for c in claims:
+            for task in tasks:
+                a, b = seeds.get((task, c["model"])), seeds.get((task, c["against"]))
+                con = vd.contrast(a, b)
+                rows.append([c["source"], c["claim"], f"{c['model']} vs {c['against']}",
+                             task, _words(con, a, b), agreement(c["expect"], con)])
+        lines += ["Published claims against our data (same test):", "",
+                  md_table(["source", "claim", "contrast", "task", "ours", "agreement"], rows),
+                  ""]
+    return lines
+
+
+def agreement(expect: str, c: vd.Contrast) -> str:
+    """How our contrast stands to a claim expecting "gained", "lost" or "same"."""
+    if c.verdict == "not measured":
+        return "not tested (not measured)"
+    if expect == "same":
+        return ("disagrees: a significant difference" if c.verdict in ("lost", "gained")
+                else "consistent: no difference detected (which does not show equality)")
+    if c.verdict == expect:
+        return "agrees"
+    if c.verdict in ("lost", "gained"):
+        return "disagrees: the opposite, significant"
+    return "not confirmed at this budget"
+
+
+def ablation_table(task: str, models: list[str], reference: str,
+                   seeds: dict[tuple[str, str], vd.SeedHorizons],
+                   tts: dict[tuple[str, str, int], sv.Times]) -> tuple[list[str], list[str]]:
+    """(lines, headline) for the ablations of ``task`` against the reference: each one's median
+    horizon with its interval, the Mann-Whitney p and the verdict; and time to solve against the
+    reference at the longest length both were probed at, with the log-rank p."""
+    ablations = [m for m in models if m in ABLATIONS]
+    ref = seeds.get((task, reference))
+    if not ablations:
+        return [], []
+    rows, lost, gained, same = [], [], [], []
+    for m in ablations:
+        sh = seeds.get((task, m))
+        c = vd.contrast(sh, ref)
+        common = sorted({L for t, x, L in tts if t == task and x == m}
+                        & {L for t, x, L in tts if t == task and x == reference})
+        if common:
+            L = common[-1]
+            p = sv.logrank_p(tts[(task, m, L)], tts[(task, reference, L)])
+            ttsw = f"L={L}: " + ("no run solved" if p is None else f"p = {vd.fmt_p(p)}")
+        else:
+            ttsw = "no common length"
+        rows.append([m, ABLATIONS[m], vd.summary(sh), vd.per_seed(sh),
+                     vd.fmt_p(c.p), c.words() if c.verdict != "not measured"
+                     else "not measured", ttsw])
+        {"lost": lost, "gained": gained}.get(c.verdict, same).append(
+            f"{m} (p = {vd.fmt_p(c.p)})" if c.p is not None else m)
+    lines = [f"Ablations against `{reference}` (median horizon {vd.summary(ref)}; per seed "
+             f"{vd.per_seed(ref)}). Verdict: Mann-Whitney on the seeds' horizons, two-sided, "
+             f"lost or gained only where p < {vd.ALPHA}. Time to solve: log-rank against "
+             f"`{reference}` at the longest length both were probed at.", "",
+             md_table(["model", "what changes", "median horizon (interval, coverage)",
+                       "per-seed horizons", "p (Mann-Whitney)", "horizon", "time to solve "
+                       "(log-rank)"], rows), ""]
+    head = []
+    if lost or gained:
+        head.append(f"{task}: against {reference}, "
+                    + "; ".join(x for x in (
+                        f"horizon lost: {', '.join(lost)}" if lost else "",
+                        f"gained: {', '.join(gained)}" if gained else "") if x) + ".")
+    if same:
+        head.append(f"{task}: not distinguishable from {reference} at this budget: "
+                    f"{', '.join(same)}.")
+    return lines, head
+
+
+def time_to_solve(task: str, models: list[str], reference: str, ref_row: dict | None,
+                  tts: dict[tuple[str, str, int], sv.Times],
+                  searches: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(lines, headline) of the time-to-solve section of ``task``: at the reference's horizon
+    length, each model's runs solved within the budget, the Kaplan-Meier median steps and the
+    log-rank p against the reference; whether the budget is the bottleneck (the reference needs
+    more than half of it there); how often the chosen rate sat at the grid's edge."""
+    if ref_row is None or _missing(ref_row["horizon"]):
+        return [], []
+    L = int(ref_row["horizon"])
+    ref = tts.get((task, reference, L))
+    if ref is None:
+        return [], []
+    rows = []
+    for m in models:
+        t = tts.get((task, m, L))
+        if t is None:
+            continue
+        p = None if m == reference else sv.logrank_p(t, ref)
+        med = t.median()
+        rows.append([m, f"{len(t.solved_at)}/{t.n}",
+                     "-" if med is None else f"{med:g}",
+                     "-" if m == reference else ("no run solved" if p is None
+                                                 else vd.fmt_p(p))])
+    budget = max([*ref.censored_at, *(x for t in tts.values() for x in t.censored_at), 0])
+    lines = [f"Time to solve at L={L}, the longest length `{reference}` solves: runs that reach "
+             "the threshold on validation within the budget, the Kaplan-Meier median steps "
+             f"(- : fewer than half do), and the log-rank p against `{reference}` (figure: "
+             f"`plots/time_to_solve_{task}.png`).", "",
+             md_table(["model", "solved in budget", "median steps to solve",
+                       f"p (log-rank vs {reference})"], rows), ""]
+    head = []
+    med = ref.median()
+    if budget and med is not None:
+        over = med > budget / 2
+        sentence = (f"{reference} reaches the threshold at L={L} after a median of {med:g} of "
+                    f"{budget:g} steps: " + ("more than half the budget, so the budget, not only "
+                                             "the architecture, may bound the horizons."
+                                             if over else "within half the budget."))
+        lines += [f"Budget: {sentence}", ""]
+        head.append(f"{task}: {sentence}")
+    edges = [(p.get("lr"), bool(p.get("lr_at_edge"))) for x in searches
+             if x.get("task") == task for p in (x.get("probes") or {}).values()
+             if isinstance(p, dict)]
+    if edges:
+        at = [lr for lr, e in edges if e]
+        top = max((lr for lr, _ in edges if isinstance(lr, (int, float))), default=None)
+        lines += [f"Learning rate: the chosen rate sits at the grid's edge in {len(at)} of "
+                  f"{len(edges)} probes of {task}"
+                  + (f" (the largest, {top:g}, in {sum(lr == top for lr in at)})"
+                     if top is not None and at else "")
+                  + ("; the best rate may lie outside the grid." if at else "."), ""]
+    return lines, head
 
 
 def findings(
@@ -177,12 +362,11 @@ def findings(
     gradflow: list[dict[str, Any]] | None = None,
 ) -> tuple[str, list[str]]:
     """(Markdown of the Findings section, its headline lines)."""
-    searches = list(searches)
-    hor = horizons(runs, searches)
-    recs = hor.to_dict("records")
-    # seeds solved at the horizon, from the chosen-rate entries
     from memorybench.report.leaderboard import aggregate
 
+    searches = list(searches)
+    recs = horizons(runs, searches).to_dict("records")
+    # seeds solved at the horizon, from the chosen-rate entries
     chosen = {(r["task"], r["model"], r["length"]): r for r in aggregate(runs) if r["chosen"]}
     for r in recs:
         e = None if _missing(r["horizon"]) else chosen.get((r["task"], r["model"],
@@ -191,6 +375,8 @@ def findings(
                                  if e else None)
     failed_only = {(r["task"], r["model"]) for r in runs} - {
         (r["task"], r["model"]) for r in runs if r.get("status") == "completed"}
+    seeds = {k: v for k, v in vd.seed_horizons(runs).items() if k not in failed_only}
+    tts = sv.times(runs)
 
     tasks = list(study["tasks"]) if study else sorted({r["task"] for r in recs})
     models = list(study["models"]) if study else sorted({r["model"] for r in recs})
@@ -203,13 +389,20 @@ def findings(
             lines += [f"Settings: {study['settings_in_words']}.", ""]
     lines += ["Every line is computed from the runs in this folder. Horizon: the largest length "
               "a majority of seeds solve at the model's learning rate chosen on validation; "
-              "bracket [largest solved, smallest failed).", ""]
+              "bracket [largest solved, smallest failed). A seed's horizon: the largest length "
+              "it solves below the shortest it fails (none: it fails the shortest probed; +: it "
+              "solves every length probed); the median over seeds comes with the "
+              "distribution-free interval from order statistics and its coverage. Two models "
+              "differ only where the two-sided Mann-Whitney test on their seeds' horizons gives "
+              f"p < {vd.ALPHA}.", ""]
 
     headline: list[str] = []
     by_task: dict[str, dict[str, dict]] = {}
     for r in recs:
         by_task.setdefault(r["task"], {})[r["model"]] = r
-    lines += factor_table((study or {}).get("factors"), models, tasks, by_task, failed_only)
+    lines += answer(study, tasks, seeds)
+    lines += factor_table((study or {}).get("factors"), models, tasks, by_task, failed_only,
+                          seeds)
     # a task without a solved threshold (MNIST) has no horizon: say so, never "no model solves"
     thresholded = {r["task"] for r in runs if r.get("solved_at") is not None}
     for task in tasks:
@@ -221,78 +414,83 @@ def findings(
             headline.append(f"{task}: no solved threshold (no horizon); see the leaderboard.")
             continue
         measured = [m for m in models if m in rows and (task, m) not in failed_only]
-        order = sorted(measured, key=lambda m: -(_horizon_value(rows[m]) or 0.0))
-        table, rank, prev = [], 0, None
-        for i, m in enumerate(order):
-            v = _horizon_value(rows[m])
-            if v != prev:
-                rank, prev = i + 1, v
-            r = rows[m]
-            table.append([str(rank), m, bracket(r["horizon"], r["smallest_failed"],
-                                                 r["hit_max"] is True),
-                          r["seeds_at_horizon"] or "-", r["lrs_chosen"] or "-",
-                          fmt(r["params"])])
-        for m in models:
-            if m not in measured:
-                why = "every run failed" if (task, m) in failed_only else "no run"
-                table.append(["-", m, "not measured", "-", "-", f"({why})"])
-        lines += [md_table(["rank", "model", "horizon bracket", "seeds solved at horizon",
-                            "chosen lr per length", "params"], table), ""]
-        if order:
-            best_v = _horizon_value(rows[order[0]])
-            best = [m for m in order if _horizon_value(rows[m]) == best_v]
-            if best_v:
-                headline.append(f"{task}: longest horizon {', '.join(best)}, "
-                                f"{_horizon_phrase(rows[best[0]])}.")
-            else:
-                headline.append(f"{task}: no model solves the shortest length tried.")
-            for m in ("simple_rnn", "ungated", reference):
-                if m in rows and m not in best and (task, m) not in failed_only:
-                    headline.append(f"{task}: {m} {_horizon_phrase(rows[m])}.")
-        else:
-            headline.append(f"{task}: not measured.")
-        ablations = [m for m in models if m in ABLATIONS]
-        if ablations:
-            ref = rows.get(reference) if (task, reference) not in failed_only else None
-            lines += [f"Ablations against `{reference}` "
-                      + (f"({_horizon_phrase(ref)}):" if ref else "(not measured):"), ""]
-            for m in ablations:
-                r = rows.get(m) if (task, m) not in failed_only else None
-                if r is None or ref is None:
-                    lines.append(f"- `{m}` ({ABLATIONS[m]}): not measured"
-                                 + ("" if r else f" (no completed run of {m})") + ".")
-                    continue
-                a, b = _horizon_value(r), _horizon_value(ref)
-                verdict = ("kept" if a == b else "lost" if a < b else "gained")
-                lines.append(f"- `{m}` ({ABLATIONS[m]}): horizon {verdict}: "
-                             f"{bracket(r['horizon'], r['smallest_failed'], r['hit_max'] is True)}"
-                             f" against {bracket(ref['horizon'], ref['smallest_failed'])}; "
-                             f"{_horizon_phrase(r)}.")
-            lines.append("")
+        lines += ranking(task, models, rows, measured, seeds, failed_only)
+        headline += task_headline(task, rows, measured, reference, failed_only)
+        ab_lines, ab_head = ablation_table(task, models, reference, seeds, tts)
+        lines += ab_lines
+        headline += ab_head
+        ref_row = rows.get(reference) if (task, reference) not in failed_only else None
+        t_lines, t_head = time_to_solve(task, models, reference, ref_row, tts, searches)
+        lines += t_lines
+        headline += t_head
 
     for task, why in ((study or {}).get("not_searched") or {}).items():
         lines += [f"## {task}", "", f"Not measured at this scale: {why}.", ""]
         headline.append(f"{task}: not measured at this scale.")
     if gradflow is not None:
-        lines += ["## Gradient flow", "",
-                  "`||dL/dx_first|| / ||dL/dx_last||`: how much of the loss gradient reaches the "
-                  "first input compared with the last (1: none lost; 1e-6: vanished), mean over "
-                  "a batch, at initialisation and after training (the run at the chosen rate, "
-                  "seed 0).", ""]
-        if gradflow:
-            lines += [md_table(["where", "model", "at init", "trained"],
-                               [[g["where"], g["model"], _ratio(g["init"]),
-                                 _ratio(g["trained"])] for g in gradflow]), ""]
-            for g in gradflow:
-                if g["trained"] is not None and g["model"] in ("simple_rnn", "ungated",
-                                                               reference):
-                    headline.append(f"gradient flow ({g['where']}): trained {g['model']} passes "
-                                    f"{_ratio(g['trained'])} of the last step's gradient to "
-                                    f"the first step.")
-        else:
-            lines += ["Not measured: no gradflow.csv in this results folder.", ""]
+        g_lines, g_head = gradient_flow(gradflow, reference)
+        lines += g_lines
+        headline += g_head
     body = "\n".join(lines).rstrip() + "\n"
     head = ["## Headline", "", *[f"- {h}" for h in headline], ""]
     i = body.index("Every line is computed")
     j = body.index("\n\n", i) + 2
     return body[:j] + "\n".join(head) + "\n" + body[j:], headline
+
+
+def ranking(task: str, models: list[str], rows: dict[str, dict], measured: list[str],
+            seeds: dict[tuple[str, str], vd.SeedHorizons], failed_only: set) -> list[str]:
+    """The models of ``task`` ranked by horizon (ties share a rank), then the unmeasured."""
+    order = sorted(measured, key=lambda m: -(_horizon_value(rows[m]) or 0.0))
+    table, rank, prev = [], 0, None
+    for i, m in enumerate(order):
+        v = _horizon_value(rows[m])
+        if v != prev:
+            rank, prev = i + 1, v
+        r = rows[m]
+        sh = seeds.get((task, m))
+        table.append([str(rank), m, bracket(r["horizon"], r["smallest_failed"],
+                                            r["hit_max"] is True),
+                      r["seeds_at_horizon"] or "-", vd.summary(sh), vd.per_seed(sh),
+                      r["lrs_chosen"] or "-", fmt(r["params"])])
+    for m in models:
+        if m not in measured:
+            why = "every run failed" if (task, m) in failed_only else "no run"
+            table.append(["-", m, "not measured", "-", "-", "-", "-", f"({why})"])
+    return [md_table(["rank", "model", "horizon bracket", "seeds solved at horizon",
+                      "median seed horizon (interval, coverage)", "per-seed horizons",
+                      "chosen lr per length", "params"], table), ""]
+
+
+def task_headline(task: str, rows: dict[str, dict], measured: list[str], reference: str,
+                  failed_only: set) -> list[str]:
+    """The headline lines of one task: who holds the longest horizon, and the baselines'."""
+    if not measured:
+        return [f"{task}: not measured."]
+    order = sorted(measured, key=lambda m: -(_horizon_value(rows[m]) or 0.0))
+    best_v = _horizon_value(rows[order[0]])
+    best = [m for m in order if _horizon_value(rows[m]) == best_v]
+    out = [f"{task}: longest horizon {', '.join(best)}, {_horizon_phrase(rows[best[0]])}."
+           if best_v else f"{task}: no model solves the shortest length tried."]
+    for m in ("simple_rnn", "ungated", "cec", reference):
+        if m in rows and m not in best and (task, m) not in failed_only:
+            out.append(f"{task}: {m} {_horizon_phrase(rows[m])}.")
+    return out
+
+
+def gradient_flow(gradflow: list[dict[str, Any]], reference: str) -> tuple[list[str], list[str]]:
+    lines = ["## Gradient flow", "",
+             "`||dL/dx_first|| / ||dL/dx_last||`: how much of the loss gradient reaches the "
+             "first input compared with the last (1: none lost; 1e-6: vanished), mean over "
+             "a batch, at initialisation and after training (the run at the chosen rate, "
+             "seed 0). It mixes memory with how much each input matters to the loss.", ""]
+    if not gradflow:
+        return lines + ["Not measured: no gradflow.csv in this results folder.", ""], []
+    lines += [md_table(["where", "model", "at init", "trained"],
+                       [[g["where"], g["model"], _ratio(g["init"]), _ratio(g["trained"])]
+                        for g in gradflow]), ""]
+    head = [f"gradient flow ({g['where']}): trained {g['model']} passes "
+            f"{_ratio(g['trained'])} of the last step's gradient to the first step."
+            for g in gradflow
+            if g["trained"] is not None and g["model"] in ("simple_rnn", "ungated", reference)]
+    return lines, head

@@ -206,7 +206,7 @@ def save_figure(fig, path: Path, fmt: str, **kw) -> None:
     store.write_bytes(path, buf.getvalue())
 
 
-def _save(fig, out: Path, name: str, title: str, caption: str) -> Figure:
+def save(fig, out: Path, name: str, title: str, caption: str) -> Figure:
     out.mkdir(parents=True, exist_ok=True)
     png, svg = out / f"{name}.png", out / f"{name}.svg"
     try:
@@ -218,7 +218,7 @@ def _save(fig, out: Path, name: str, title: str, caption: str) -> Figure:
     return Figure(title, png, svg, caption)
 
 
-def _grid(n: int, ncols_max: int = 4, w: float = 4.2, h: float = 3.3, min_h: float = 0.0,
+def grid(n: int, ncols_max: int = 4, w: float = 4.2, h: float = 3.3, min_h: float = 0.0,
           **kw):
     ncols = min(n, ncols_max)
     nrows = math.ceil(n / ncols)
@@ -310,7 +310,7 @@ def learning_curves(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> lis
         hist = _carry_forward(pd.concat(frames, ignore_index=True))
         lengths = sorted(hist["length"].unique())
         n = hist["series"].nunique()
-        fig, axes = _grid(len(lengths), w=4.0, h=3.1, min_h=_legend_height(n + 2))
+        fig, axes = grid(len(lengths), w=4.0, h=3.1, min_h=_legend_height(n + 2))
         first = bdf.iloc[0]
         higher = bool(first.higher_is_better)
         for ax, length in zip(axes, lengths, strict=True):
@@ -329,7 +329,7 @@ def learning_curves(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> lis
             ax.set_ylabel(f"validation {first.metric}")
         _legend(fig, axes, ordered(hist["series"], style))
         fig.suptitle(f"Learning curves: {block}")
-        figures.append(_save(
+        figures.append(save(
             fig, out, f"learning_curves_{slug(block)}", f"Learning curves: {block}",
             f"Validation {first.metric} against training step at each model's chosen learning "
             f"rate; line: mean over seeds, band: ±1 std; dotted: chance, dashed: solved "
@@ -364,7 +364,7 @@ def horizon_curves(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> Figu
     blocks = sorted(sub["block"].unique())
     n = sub["series"].nunique()
     title_h = 0.2 * (_title_lines(blocks, 4.6) - 1)
-    fig, axes = _grid(len(blocks), ncols_max=3, w=4.6, h=3.5 + title_h,
+    fig, axes = grid(len(blocks), ncols_max=3, w=4.6, h=3.5 + title_h,
                       min_h=_legend_height(n + 2))
     for ax, block in zip(axes, blocks, strict=True):
         b = sub[sub["block"] == block]
@@ -385,7 +385,7 @@ def horizon_curves(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> Figu
         ax.set_ylabel("normalised test score")
     _legend(fig, axes, ordered(sub["series"], style))
     fig.suptitle("Memory horizon: score against length")
-    return _save(fig, out, "horizon_curves", "Memory horizon curves",
+    return save(fig, out, "horizon_curves", "Memory horizon curves",
                  "Normalised test score (0 = trivial predictor, 1 = perfect) against length on a "
                  "log axis, at each model's chosen learning rate; line: mean over seeds, band: "
                  "±1 std; dashed: solved threshold.")
@@ -436,7 +436,7 @@ def horizon_chart(runs: list[dict[str, Any]], searches: Iterable[dict[str, Any]]
     ypos = {s: i for i, s in enumerate(series)}
     ncols = min(len(blocks), 3)
     h = 0.3 * len(series) + 1.4 + 0.2 * (_title_lines(blocks, 4.3) - 1)
-    fig, axes = _grid(len(blocks), ncols_max=ncols, w=4.3, h=h, sharey=True)
+    fig, axes = grid(len(blocks), ncols_max=ncols, w=4.3, h=h, sharey=True)
     for ax, block in zip(axes, blocks, strict=True):
         b = data[data["block"] == block]
         lengths = sorted({int(x) for s in b["lengths"] for x in str(s).split(",") if x})
@@ -496,7 +496,7 @@ def horizon_chart(runs: list[dict[str, Any]], searches: Iterable[dict[str, Any]]
     fig.legend(handles=key, loc="outside lower center", ncols=3 if ncols > 1 else 2,
                frameon=False, fontsize="small")
     fig.suptitle("Memory horizon per model and task")
-    return _save(fig, out, "horizon_chart", "Memory horizon chart",
+    return save(fig, out, "horizon_chart", "Memory horizon chart",
                  "Each model's memory horizon per task at its chosen learning rate: the marker is "
                  "the largest length a majority of seeds solve, the bar runs to the smallest "
                  "length above it that they do not ([largest solved, smallest failed)); an arrow: "
@@ -558,7 +558,7 @@ def score_heatmap(runs: list[dict[str, Any]], out: Path,
         fig.colorbar(mesh, ax=axes, label="normalised score", shrink=0.8,
                      aspect=max(10, 2 * len(series)))
     fig.suptitle("Normalised test score (mean over seeds) at each model's chosen learning rate")
-    return _save(fig, out, "score_heatmap", "Score heatmap",
+    return save(fig, out, "score_heatmap", "Score heatmap",
                  "Mean normalised test score over seeds (0 = trivial predictor, 1 = perfect) per "
                  "task, model x length, at each model's chosen learning rate; red outline: "
                  "solved by a majority of seeds; grey: not run at that length (a horizon search "
@@ -609,7 +609,7 @@ def cost_vs_score(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> Figur
                 ax.set_ylabel("normalised test score")
     _legend(fig, axes, ordered(agg["series"], style))
     fig.suptitle("Cost against score")
-    return _save(fig, out, "cost_vs_score", "Cost against score",
+    return save(fig, out, "cost_vs_score", "Cost against score",
                  "Mean normalised score of each (model, length) at the chosen learning rate "
                  "against its parameter count (top) and its mean training wall time (bottom), a "
                  "column per task.")
@@ -637,4 +637,7 @@ def all_plots(runs: list[dict[str, Any]], out: Path,
         fig = cost_vs_score(df, out, style)
         if fig is not None:
             figures.append(fig)
+        from memorybench.report.survival import time_to_solve_figures
+
+        figures += time_to_solve_figures(runs, out, style)
     return figures
