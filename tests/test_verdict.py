@@ -214,6 +214,8 @@ def test_findings_rank_by_horizon_and_test_each_ablation():
     assert ("| lstm_cifg | coupled input and forget gate | 40 (20-40, 94%) | 20, 20, 40, 40, 40 "
             "| 0.44 | not distinguishable at this budget (p = 0.44) |") in table
     assert "kept" not in md
+    assert ("- 2 models share [40, 80): lstm_cifg, lstm; the probes between L=40 and L=80 do not "
+            "separate them") in table
     assert "adding: against lstm, horizon lost: lstm_nfg (p = 0.0079)." in headline
     assert "adding: not distinguishable from lstm at this budget: lstm_cifg (p = 0.44)." \
         in headline

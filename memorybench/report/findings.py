@@ -415,6 +415,7 @@ def findings(
             continue
         measured = [m for m in models if m in rows and (task, m) not in failed_only]
         lines += ranking(task, models, rows, measured, seeds, failed_only)
+        lines += ties(rows, measured)
         headline += task_headline(task, rows, measured, reference, failed_only)
         ab_lines, ab_head = ablation_table(task, models, reference, seeds, tts)
         lines += ab_lines
@@ -460,6 +461,32 @@ def ranking(task: str, models: list[str], rows: dict[str, dict], measured: list[
     return [md_table(["rank", "model", "horizon bracket", "seeds solved at horizon",
                       "median seed horizon (interval, coverage)", "per-seed horizons",
                       "chosen lr per length", "params"], table), ""]
+
+
+def ties(rows: dict[str, dict], measured: list[str]) -> list[str]:
+    """Say where models share a bracket, and what that means: at the search's maximum the
+    horizon cannot separate them (time to solve can); between two probed lengths the probes do
+    not; below the shortest length probed nothing was solved."""
+    groups: dict[tuple, list[str]] = {}
+    for m in measured:
+        r = rows[m]
+        groups.setdefault((fmt(r["horizon"]), fmt(r["smallest_failed"]), r["hit_max"] is True),
+                          []).append(m)
+    out = []
+    for (lo, hi, at_max), ms in groups.items():
+        if len(ms) < 2:
+            continue
+        b = bracket(None if lo == "-" else lo, None if hi == "-" else hi, at_max)
+        if at_max:
+            why = ("the search's maximum length: the horizon cannot separate them (time to "
+                   "solve below can)")
+        elif lo == "-":
+            why = f"they solve none of the lengths probed, down to L={hi}"
+        else:
+            why = (f"the probes between L={lo} and L={hi} do not separate them (a finer bracket "
+                   "needs more bisection steps)")
+        out.append(f"- {len(ms)} models share {b}: {', '.join(ms)}; {why}.")
+    return ["Ties:", "", *out, ""] if out else []
 
 
 def task_headline(task: str, rows: dict[str, dict], measured: list[str], reference: str,
