@@ -352,6 +352,9 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
 @click.option("--min-length", type=int, default=None,
               help="When the base length is not solved, halve down to this length  [default: "
               "never below the base length]")
+@click.option("--extend-rates", type=int, default=0, show_default=True,
+              help="When the chosen rate is the grid's largest (smallest), probe that length "
+              "again with 3x (1/3x) it, up to this many times a length.")
 @click.option("--profile", default=None, help="Training settings' base (default quick).")
 @plugin_opt
 @click.option("--match-params", type=int, default=None,
@@ -363,7 +366,8 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
 @click.option("--executor", default="local", show_default=True, help="local or ray.")
 @click.option("--dry-run", is_flag=True, help="Print the runs of the first round and stop.")
 def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect, min_length,
-                profile, plugin, match_params, set_, out, workers, executor, dry_run) -> int:
+                extend_rates, profile, plugin, match_params, set_, out, workers, executor,
+                dry_run) -> int:
     """Measure memory horizons: double the length while a majority of seeds solve (halve down
     to --min-length while they do not), then bisect.
 
@@ -391,6 +395,9 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
                 b = 1
         base[t] = b
     top = {t: max_length if max_length is not None else 16 * b for t, b in base.items()}
+    if extend_rates < 0:
+        raise ConfigError(f"--extend-rates {extend_rates} is not allowed; allowed: an integer "
+                          ">= 0")
     if min_length is not None and not 1 <= min_length <= min(base.values()):
         raise ConfigError(f"--min-length {min_length} is not allowed; allowed: an integer from "
                           f"1 to the base length {min(base.values())}")
@@ -405,7 +412,7 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
     console = _console()
     searches = horizon_search(
         settings, base=base, max_length=top, bisect=bisect, min_length=min_length,
-        out_dir=_writable_dir(out),
+        extend_rates=extend_rates, out_dir=_writable_dir(out),
         executor=ex, echo=lambda m: console.print(m, markup=False, highlight=False),
         reporter_factory=lambda: RichReporter(console),
     )
@@ -422,7 +429,7 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
 @app.command("study")
 @click.argument("name")
 @click.option("--scale", default="cpu", show_default=True,
-              help="cpu (at most 30 minutes on an idle 2-core CPU) or gpu.")
+              help="cpu (at most 60 minutes on an idle 2-core CPU) or gpu.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Results folder  [default: results/<name>-<scale>]")
 @click.option("--set", "set_", multiple=True, help="Override a setting key=value, as in `run`.")

@@ -354,7 +354,13 @@ STUDIES: dict[str, dict[str, Any]] = {
                 # "[-, 25)" (the simple RNN missed L=25 by 1.4x in MSE)
                 "min_length": {"adding": 5, "delayed_xor": 5},
                 "bisect": 1,  # one step between the largest solved and smallest failed length
+                # no rates beyond the grid's edge at this scale (the 60-minute bound); the
+                # Findings count how often the choice sat at the edge
+                "extend_rates": 0,
                 "gradflow": {"task": "adding", "length": 25, "batch": 32},
+                # the memory path's Jacobian of every seed's model trained at L=25 (every model
+                # probes its base length), measured over the longest length searched
+                "jacobian": {"task": "adding", "train_length": 25, "length": 100, "batch": 32},
                 "settings": {
                     # five seeds: two can make no contrast significant (the best two-sided
                     # Fisher p of 2/2 against 0/2 is 0.33); five allow p = 0.008
@@ -390,7 +396,10 @@ STUDIES: dict[str, dict[str, Any]] = {
                 "max_length": {"adding": 1600, "delayed_xor": 800, "copy_memory": 800},
                 "min_length": {"adding": 5, "delayed_xor": 5, "copy_memory": 5},
                 "bisect": 2,
+                # a choice at the grid's edge probes up to two rates beyond it (x3 / x1/3)
+                "extend_rates": 2,
                 "gradflow": {"task": "adding", "length": 50, "batch": 64},
+                "jacobian": {"task": "adding", "train_length": 50, "length": 400, "batch": 32},
                 "settings": {
                     "seeds": 5,
                     "match_params": 20000,

@@ -109,6 +109,45 @@ def test_below_the_base_the_search_halves_down_to_its_floor_then_bisects():
     assert probe_all(s, solved_up_to=60) == [25, 50, 100]
 
 
+def test_a_choice_at_the_grids_edge_probes_the_next_rate_beyond_it():
+    x = Search("adding", "lstm", base=10, max_length=20, rates=(0.003, 0.01), extend_rates=2)
+    x.record(10, {"solved": True, "lr": 0.01})  # the largest rate: 0.03 next, same length
+    assert x.next_length == 10 and x.grid(10) == [0.003, 0.01, 0.03] and x.lo is None
+    x.record(10, {"solved": True, "lr": 0.03})  # still the edge: 0.09
+    assert x.next_length == 10 and x.grid(10) == [0.003, 0.01, 0.03, 0.09]
+    x.record(10, {"solved": True, "lr": 0.09})  # two added: the extension is spent
+    assert x.next_length == 20 and x.lo == 10
+    assert x.probes[10]["rates_added"] == [0.03, 0.09]
+    assert x.probes[10]["lrs"] == [0.003, 0.01, 0.03, 0.09]
+    x.record(20, {"solved": False, "lr": 0.003})  # the smallest rate at L=20: 0.001 next
+    assert x.next_length == 20 and x.grid(20) == [0.001, 0.003, 0.01]
+    # the added rate lost (diverged: it ranks last), so the choice is interior: decided
+    x.record(20, {"solved": False, "lr": 0.003})
+    assert x.next_length is None and (x.lo, x.hi) == (10, 20)
+    # off by default, and a single rate has no edge
+    for kw in ({"rates": (0.003, 0.01)}, {"rates": (0.01,), "extend_rates": 2}):
+        y = Search("adding", "lstm", base=10, max_length=20, **kw)
+        y.record(10, {"solved": True, "lr": 0.01})
+        assert y.next_length == 20 and not y.added
+
+
+def test_the_search_trains_only_the_added_rate_when_it_extends_the_grid(tmp_path):
+    from memorybench.run.horizon import horizon_search
+    from memorybench.settings import layered
+
+    settings = layered("smoke", options={"tasks": "adding", "models": "gru",
+                                         "lrs": "1e-5,3e-5"}, sets=TINY)
+    # at 20 steps the larger of two tiny rates is always better on validation: the edge
+    (x,) = horizon_search(settings, base=3, max_length=3, out_dir=tmp_path, extend_rates=1)
+    probe = x.probes[3]
+    assert probe["rates_added"] == [9e-5] and probe["lrs"] == [1e-5, 3e-5, 9e-5]
+    assert len(probe["run_ids"]) == 3 and len(list((tmp_path / "runs").iterdir())) == 3
+    record = json.loads(next((tmp_path / "searches").glob("adding__gru__*.json")).read_text())
+    assert record["extend_rates"] == 1 and record["probes"]["3"]["rates_added"] == [9e-5]
+    with pytest.raises(ConfigError, match="extend-rates"):
+        horizon_search(settings, base=3, max_length=3, out_dir=tmp_path, extend_rates=-1)
+
+
 def test_the_floor_is_checked_before_any_run(tmp_path):
     from memorybench.run.horizon import horizon_search
 

@@ -106,6 +106,70 @@ def gradflow_ratios(results: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def memory_path(results: str | Path, warn=None) -> list[dict[str, Any]] | None:
+    """The memory-path Jacobian's summaries (``report.jacobian.jacobian_summary``) of every
+    ``gradflow/jacobian_*/jacobian.csv`` under ``results``, each with ``where`` (its folder);
+    None when there is none."""
+    from memorybench.report.jacobian import jacobian_summary
+
+    rows, found = [], False
+    for csv_path in sorted((Path(results) / "gradflow").glob("jacobian_*/jacobian.csv")):
+        if store.link_below(results, csv_path) is not None:
+            continue
+        found = True
+        try:
+            summary = jacobian_summary(csv_path)
+        except Exception as exc:  # a broken file: say so, read the others
+            if warn is not None:
+                warn(f"not read: {csv_path}: {exc}")
+            continue
+        rows += [{"where": csv_path.parent.name, **r} for r in summary]
+    return rows if found else None
+
+
+def _norm_range(r: dict[str, Any], p: str) -> str:
+    med = r.get(f"{p}_last_median")
+    if med is None:
+        return "-"
+    lo, hi = r.get(f"{p}_last_min"), r.get(f"{p}_last_max")
+    return f"{med:.3g} ({lo:.3g}-{hi:.3g})" if r.get("seeds", 1) > 1 else f"{med:.3g}"
+
+
+def memory_path_section(rows: list[dict[str, Any]], reference: str,
+                        models: list[str]) -> tuple[list[str], list[str]]:
+    """(lines, headline) of the memory path's Jacobian: per model, at init and trained, the
+    spectral norm of dc_{T-1}/dc_0 and dh_{T-1}/dh_0 (median over seeds, min-max) and the lag at
+    which the median curve first halves."""
+    lines = ["## The memory path", "",
+             "How much of a perturbation of the state at the first step reaches the last: the "
+             "spectral norm of dc_{T-1}/dc_0 along the memory (cells with one) and of "
+             "dh_{T-1}/dh_0 along the hidden state, each the mean over a batch of test "
+             "sequences, then the median over seeds (min-max across seeds); half-life: the first "
+             "lag at which the median curve falls below half its lag-1 value (- : it never "
+             "does). 1 means nothing is lost; below 1e-6 the path has vanished; far above 1 it "
+             "explodes. Figure: the `jacobian_*` figure beside the gradient flow.", ""]
+    order = {m: i for i, m in enumerate(models)}
+    rows = sorted(rows, key=lambda r: (r["where"], order.get(r["model"], len(order)),
+                                       r["state"]))
+    table = [[r["where"], r["model"], r["state"], str(r.get("seeds") or "-"),
+              _norm_range(r, "c"), fmt(r.get("c_half_life")), _norm_range(r, "h"),
+              fmt(r.get("h_half_life"))] if not r.get("note") else
+             [r["where"], r["model"], r["state"], "-", r["note"], "-", "-", "-"]
+             for r in rows]
+    lines += [md_table(["where", "model", "state", "seeds", "||dc_T/dc_0||", "c half-life",
+                        "||dh_T/dh_0||", "h half-life"], table), ""]
+    head = []
+    for r in rows:
+        if r["state"] == "trained" and not r.get("note") and r["model"] in (
+                "simple_rnn", "ungated", "cec", reference):
+            mem = (f"memory ||dc_T/dc_0|| {_norm_range(r, 'c')}, "
+                   if r.get("c_last_median") is not None else "")
+            head.append(f"memory path ({r['where']}, lag {r['lag']}): trained {r['model']} keeps "
+                        f"{mem}hidden ||dh_T/dh_0|| {_norm_range(r, 'h')} (median over "
+                        f"{r['seeds']} seeds, min-max).")
+    return lines, head
+
+
 def _ratio(v: float | None) -> str:
     if v is None:
         return "not measured"
@@ -360,8 +424,10 @@ def findings(
     searches: Iterable[dict[str, Any]] = (),
     study: dict[str, Any] | None = None,
     gradflow: list[dict[str, Any]] | None = None,
+    jacobian: list[dict[str, Any]] | None = None,
 ) -> tuple[str, list[str]]:
-    """(Markdown of the Findings section, its headline lines)."""
+    """(Markdown of the Findings section, its headline lines). ``jacobian``: ``memory_path``'s
+    rows; where present, the headline quotes the memory path instead of the gradient flow."""
     from memorybench.report.leaderboard import aggregate
 
     searches = list(searches)
@@ -428,10 +494,14 @@ def findings(
     for task, why in ((study or {}).get("not_searched") or {}).items():
         lines += [f"## {task}", "", f"Not measured at this scale: {why}.", ""]
         headline.append(f"{task}: not measured at this scale.")
+    if jacobian is not None:
+        j_lines, j_head = memory_path_section(jacobian, reference, models)
+        lines += j_lines
+        headline += j_head
     if gradflow is not None:
         g_lines, g_head = gradient_flow(gradflow, reference)
         lines += g_lines
-        headline += g_head
+        headline += g_head if jacobian is None else []
     body = "\n".join(lines).rstrip() + "\n"
     head = ["## Headline", "", *[f"- {h}" for h in headline], ""]
     i = body.index("Every line is computed")

@@ -122,7 +122,8 @@ def linked_inputs(results: Path) -> list[Path]:
 
     candidates = [results / "searches", *(results / "searches").glob("*.json"),
                   results / fd.STUDY_RECORD, results / GRADFLOW_DIR,
-                  *(results / GRADFLOW_DIR).glob("*/gradflow.csv")]
+                  *(results / GRADFLOW_DIR).glob("*/gradflow.csv"),
+                  *(results / GRADFLOW_DIR).glob("jacobian_*/jacobian.csv")]
     found = []
     for c in candidates:
         link = store.link_below(results, c)
@@ -151,7 +152,8 @@ def report_tables(results: str | Path, runs: list[dict] | None = None,
     hor = lb.horizons(runs, searches)
     grad_dir = results / GRADFLOW_DIR
     finding_md, _ = fd.findings(runs, searches, fd.load_study(results, warn=warn),
-                                fd.gradflow_ratios(results) if grad_dir.is_dir() else None)
+                                fd.gradflow_ratios(results) if grad_dir.is_dir() else None,
+                                fd.memory_path(results, warn=warn))
     t = Tables({
         fd.FINDINGS: finding_md,
         "leaderboard_all_rates.csv": lb.leaderboard(runs, all_rates=True).to_csv(index=False),

@@ -7,6 +7,12 @@ solved, so that a model below the base still gets a bracket instead of "[-, base
 optionally bisect between the last solved and the first failed length (``bisect`` steps). The
 result is a bracket ``[largest solved, smallest failed]``.
 
+A rate grid has edges. With ``extend_rates`` = N > 0, when the rate chosen at a length is the
+grid's largest (smallest), the search probes that length again with the next rate beyond it,
+3x (1/3x) the edge, up to N times a length, and decides only when the choice is interior, or the
+new rate lost on validation (a diverging rate ranks last), or N is spent. The probe records the
+grid it ended with (``lrs``) and the rates it added (``rates_added``).
+
 "Solved at a length" means: at that model's best learning rate for that length (chosen on the
 validation split, ``report.selection.choose_rate``), more than half of the seeds solve the test
 split. Every probed length runs *all* rates of the grid with all seeds: the best rate moves with
@@ -55,14 +61,41 @@ class Search:
     hit_max: bool = False
     bisect_left: int = 0
     floor: int | None = None  # the shortest length probed down to (None: never below base)
+    rates: tuple[float, ...] = ()  # the base rate grid (extended per length when at its edge)
+    extend_rates: int = 0  # how many rates a length may add beyond the grid's edge
+    added: dict[int, list[float]] = field(default_factory=dict)  # length -> rates added
 
     def __post_init__(self):
         self.next_length = self.base
         self.bisect_left = self.bisect
 
+    def grid(self, length: int) -> list[float]:
+        """The rates probed at ``length``: the base grid plus the rates added there."""
+        return sorted({*self.rates, *self.added.get(length, [])})
+
+    def _extension(self, length: int, outcome: dict[str, Any]) -> float | None:
+        """The next rate beyond the edge the choice at ``length`` sits on, or None."""
+        grid, lr = self.grid(length), outcome.get("lr")
+        if (self.extend_rates <= 0 or len(grid) < 2 or lr is None
+                or len(self.added.get(length, [])) >= self.extend_rates):
+            return None
+        if lr == grid[-1]:
+            return float(f"{lr * 3:.3g}")
+        if lr == grid[0]:
+            return float(f"{lr / 3:.3g}")
+        return None
+
     def record(self, length: int, outcome: dict[str, Any]) -> None:
         """Take the outcome at ``length`` (``{"solved": bool, ...}``) and choose the next."""
+        outcome = {**outcome, "lrs": self.grid(length)} if self.rates else outcome
+        if self.added.get(length):
+            outcome["rates_added"] = list(self.added[length])
         self.probes[length] = outcome
+        beyond = self._extension(length, outcome)
+        if beyond is not None:  # probe this length again with the next rate beyond the edge
+            self.added.setdefault(length, []).append(beyond)
+            self.next_length = length
+            return
         if outcome["solved"]:
             self.lo = length if self.lo is None else max(self.lo, length)
         else:
@@ -87,6 +120,7 @@ class Search:
         return {
             "task": self.task, "model": self.model, "base": self.base,
             "max_length": self.max_length, "bisect": self.bisect, "floor": self.floor,
+            "extend_rates": self.extend_rates,
             "largest_solved": self.lo, "smallest_failed": self.hi, "hit_max": self.hit_max,
             "probes": {str(k): v for k, v in sorted(self.probes.items())},
         }
@@ -115,6 +149,7 @@ def horizon_search(
     max_length: dict[str, int] | int,
     bisect: int = 0,
     min_length: dict[str, int] | int | None = None,
+    extend_rates: int = 0,
     out_dir: str | Path = store.DEFAULT_RESULTS,
     executor: Any = "local",
     retry_failed: bool = False,
@@ -138,7 +173,7 @@ def horizon_search(
     if "tasks" not in s or "models" not in s:
         raise ConfigError("the horizon search needs tasks and models")
     tasks = name_list("tasks", s["tasks"])
-    for name, val in (("bisect", bisect),):
+    for name, val in (("bisect", bisect), ("extend-rates", extend_rates)):
         if isinstance(val, bool) or not isinstance(val, int) or val < 0:
             raise ConfigError(f"--{name} {val!r} is not allowed; allowed: an integer >= 0")
     searches_of_task: dict[str, tuple[int, int, int | None]] = {}
@@ -168,8 +203,12 @@ def horizon_search(
     first = expand({**s, **{f"{t}.lengths": [b] for t, (b, _, _) in searches_of_task.items()}})
     models = list(dict.fromkeys(c.model.name for c in first.configs))
     ex = get_executor(executor) if isinstance(executor, str) else executor
-    searches = [Search(t, m, b, mx, bisect, floor=f) for t, (b, mx, f) in searches_of_task.items()
-                for m in models]
+    rates = {(c.task.name, c.model.name): set() for c in first.configs}
+    for c in first.configs:
+        rates[(c.task.name, c.model.name)].add(c.train.lr)
+    searches = [Search(t, m, b, mx, bisect, floor=f, rates=tuple(sorted(rates.get((t, m), ()))),
+                       extend_rates=extend_rates)
+                for t, (b, mx, f) in searches_of_task.items() for m in models]
     out = Path(out_dir)
     round_no = 0
     while True:
@@ -179,8 +218,10 @@ def horizon_search(
         round_no += 1
         configs, owned = [], []
         for x in active:
+            grid = {f"{x.task}.train.lrs": x.grid(x.next_length)} if x.added.get(
+                x.next_length) else {}
             cfgs = expand({**s, "tasks": [x.task], "models": [x.model],
-                           f"{x.task}.lengths": [x.next_length]}).configs
+                           f"{x.task}.lengths": [x.next_length], **grid}).configs
             configs += cfgs
             owned.append((x, [run_id(c) for c in cfgs]))
         if echo:

@@ -77,26 +77,13 @@ def run_study(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     searches = horizon_search(
         settings, base=st["base"], max_length=st["max_length"], bisect=st["bisect"],
-        min_length=st.get("min_length"), out_dir=out, executor=executor, save_weights=True,
-        echo=echo,
-        reporter_factory=reporter_factory,
+        min_length=st.get("min_length"), extend_rates=st.get("extend_rates", 0), out_dir=out,
+        executor=executor, save_weights=True, echo=echo, reporter_factory=reporter_factory,
     )
     search_seconds = time.perf_counter() - t0
     g = st["gradflow"]
-    runs = []
-    for x in searches:
-        if x.task != g["task"] or g["length"] not in x.probes:
-            continue
-        probe = x.probes[g["length"]]
-        for rid in probe["run_ids"]:
-            folder = store.run_dir(out, rid)
-            try:
-                s = store.load_summary(folder)
-            except Exception:
-                continue
-            if s.get("lr") == probe["lr"] and s.get("seed") == 0 and s.get(
-                    "status") == "completed" and (folder / store.WEIGHTS).exists():
-                runs.append(folder)
+    runs = [folder for folder, seed in trained_runs(out, searches, g["task"], g["length"])
+            if seed == 0]
     grad_files = None
     if runs:
         if echo:
@@ -106,6 +93,20 @@ def run_study(
         grad_files = run_gradflow(g["task"], [], g["length"],
                                   out / "gradflow" / f"{g['task']}_L{g['length']}", runs=runs,
                                   batch=g.get("batch", 32), root=out)
+    jac = st.get("jacobian")
+    jac_files = None
+    if jac:
+        runs = [folder for folder, _ in trained_runs(out, searches, jac["task"],
+                                                     jac["train_length"])]
+        if runs:
+            if echo:
+                echo(f"memory-path Jacobian: {len(runs)} trained runs of {jac['task']} "
+                     f"L={jac['train_length']}, measured over T={jac['length']}")
+            from memorybench.report.jacobian import run_jacobians
+
+            jac_files = run_jacobians(
+                jac["task"], jac["length"], runs, out / "gradflow" / jacobian_folder(jac),
+                root=out, batch=jac.get("batch", 32))
     record = {
         "name": name, "scale": scale, "description": STUDIES[name]["description"],
         "scale_description": st.get("description"),
@@ -114,7 +115,7 @@ def run_study(
         "not_searched": st.get("not_searched", {}),
         "settings": settings, "settings_in_words": settings_in_words(settings),
         "base": st["base"], "max_length": st["max_length"], "bisect": st["bisect"],
-        "min_length": st.get("min_length"),
+        "min_length": st.get("min_length"), "extend_rates": st.get("extend_rates", 0),
         "gradflow": g, "command": command, "started_at": started,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "search_seconds": round(search_seconds, 1),
@@ -122,9 +123,39 @@ def run_study(
         "machine": f"{platform.machine()}, {_cpus()} CPUs, {platform.platform()}",
         "memorybench_version": __version__,
         "gradflow_csv": str(grad_files["csv"].relative_to(out)) if grad_files else None,
+        "jacobian": jac,
+        "jacobian_csv": str(jac_files["csv"].relative_to(out)) if jac_files else None,
     }
     store.write_json(out / STUDY_RECORD, record)
     return record
+
+
+def jacobian_folder(jac: dict[str, Any]) -> str:
+    """``jacobian_<task>_L<trained>_T<measured>``: the memory-path Jacobian's folder under
+    ``gradflow/`` (the report embeds its figure beside the gradient flow's)."""
+    return f"jacobian_{jac['task']}_L{jac['train_length']}_T{jac['length']}"
+
+
+def trained_runs(out: Path, searches, task: str, length: int) -> list[tuple[Path, int]]:
+    """(run folder, seed) of every completed run with weights at ``length`` of ``task``, at the
+    rate its search chose there, one model after another."""
+    found = []
+    for x in searches:
+        if x.task != task or length not in x.probes:
+            continue
+        probe = x.probes[length]
+        mine = []
+        for rid in probe["run_ids"]:
+            folder = store.run_dir(out, rid)
+            try:
+                s = store.load_summary(folder)
+            except Exception:
+                continue
+            if s.get("lr") == probe["lr"] and s.get("status") == "completed" and (
+                    folder / store.WEIGHTS).exists() and isinstance(s.get("seed"), int):
+                mine.append((folder, s["seed"]))
+        found += sorted(mine, key=lambda fs: fs[1])
+    return found
 
 
 def _cpus() -> int:
