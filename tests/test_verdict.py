@@ -290,11 +290,11 @@ def test_the_answer_states_each_step_and_claim_no_stronger_than_its_test():
                   "claim": "not run"}]}
     md, _ = fd.findings(study_runs(), [], study)
     answer = md.split("## The answer", 1)[1].split("\n## ", 1)[0]
-    assert ("- `lstm_nfg` -> `lstm`, a forget gate: adding: median 10 -> 40, gained "
+    assert ("- lstm_nfg -> lstm, a forget gate: adding: median 10 -> 40, gained "
             "(p = 0.0079).") in answer
-    assert ("- `lstm_cifg` -> `lstm`, uncoupled gates: adding: median 40 -> 40, not "
+    assert ("- lstm_cifg -> lstm, uncoupled gates: adding: median 40 -> 40, not "
             "distinguishable at this budget (p = 0.44).") in answer
-    assert "- `ungated` -> `lstm`, everything: adding: not measured." in answer
+    assert "- ungated -> lstm, everything: adding: not measured." in answer
     assert "not an object" not in answer
     rows = {r.split(" | ")[0].lstrip("| "): r for r in answer.splitlines() if r.startswith("| ")}
     assert rows["A"].endswith("| agrees |")
@@ -376,3 +376,28 @@ def test_early_stop_waits_for_the_margin_beyond_the_threshold():
     assert beyond_margin(mse, 0.0099, 0.0) and not beyond_margin(mse, 0.0099, 0.5)
     assert beyond_margin(mse, 0.005, 0.5)
     assert not beyond_margin(acc, 0.994, 0.5) and beyond_margin(acc, 0.995, 0.5)
+
+
+def test_names_from_results_are_escaped_in_every_line_of_the_findings():
+    evil_model = "<img src=x onerror=alert(1)>`*[a](http://x)\x1b]8;;http://x\x07\r\n## fake"
+    evil_task = "adding\n# injected <b>"
+    runs = [{**r, "model": evil_model if r["model"] == "lstm_nfg" else r["model"],
+             "task": evil_task} for r in study_runs()]
+    study = {"name": "why <script>", "scale": "t\r\nx", "description": "d <b>bold</b> `code`",
+             "tasks": [evil_task], "models": ["lstm", evil_model, "simple_rnn"],
+             "reference": "lstm", "steps": [{"from": evil_model, "to": "lstm", "what": "<i>"}],
+             "claims": [], "not_searched": {"<t>": "why\n## not"}}
+    md, headline = fd.findings(runs, [], study)
+    for text in (md, "\n".join(headline)):
+        assert "<img" not in text and "<script>" not in text and "<b>" not in text
+        assert "\x1b" not in text and "\r" not in text and "\x07" not in text
+        assert "](http" not in text and "<i>" not in text
+    lines = md.splitlines()
+    # no line starts a heading that the findings did not write, nor a table row out of a name
+    assert not any(line.startswith("## fake") or line.startswith("# injected") for line in lines)
+    assert sum(line.startswith("# ") for line in lines) == 1
+    assert any(h.startswith("adding # injected &lt;b&gt;: ") for h in headline), headline
+    from memorybench.report.html import markdown_html
+
+    page = markdown_html(md)
+    assert "<img" not in page and "<script>" not in page and "&lt;img src=x" in page

@@ -6,10 +6,13 @@ report renders the same lines). Every sentence cites its numbers: the horizon as
 rate. A model or task with no run, or whose runs all failed, is reported as "not measured",
 never left out silently.
 
-Sections: per task, the models ranked by horizon (ties share a rank); for each LSTM ablation,
-the horizon kept, lost or gained against the full LSTM (the study's ``reference`` model); the
-trained gradient-flow ratio ||dL/dx_first|| / ||dL/dx_last|| per model; and headline lines (the
-first lines of the page, printed by ``make demo``).
+Sections: the answer (each step of the argument and each published claim as a tested contrast,
+``report/verdict.py``); the factor table; per task, the models ranked by horizon (ties share a
+rank), each LSTM ablation against the study's ``reference`` model (lost or gained only where the
+test says so), time to solve (``report/survival.py``); the memory path's Jacobian
+(``report/jacobian.py``); the gradient flow; and headline lines (the first lines of the page,
+printed by ``make demo``). Text that comes from results (names, the study's description) is
+escaped with ``leaderboard.md_text``, as table cells are.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from memorybench.report import survival as sv
 from memorybench.report import verdict as vd
 from memorybench.report.leaderboard import _missing, bracket, fmt, horizons, md_table
+from memorybench.report.leaderboard import md_text as e
 from memorybench.run import store
 
 FINDINGS = "findings.md"
@@ -164,9 +168,9 @@ def memory_path_section(rows: list[dict[str, Any]], reference: str,
                 "simple_rnn", "ungated", "cec", reference):
             mem = (f"memory ||dc_T/dc_0|| {_norm_range(r, 'c')}, "
                    if r.get("c_last_median") is not None else "")
-            head.append(f"memory path ({r['where']}, lag {r['lag']}): trained {r['model']} keeps "
-                        f"{mem}hidden ||dh_T/dh_0|| {_norm_range(r, 'h')} (median over "
-                        f"{r['seeds']} seeds, min-max).")
+            head.append(f"memory path ({e(r['where'])}, lag {r['lag']}): trained "
+                        f"{e(r['model'])} keeps {mem}hidden ||dh_T/dh_0|| "
+                        f"{_norm_range(r, 'h')} (median over {r['seeds']} seeds, min-max).")
     return lines, head
 
 
@@ -286,8 +290,8 @@ def answer(study: dict[str, Any] | None, tasks: list[str],
             parts = []
             for task in tasks:
                 a, b = seeds.get((task, st["to"])), seeds.get((task, st["from"]))
-                parts.append(f"{task}: {_words(vd.contrast(a, b), a, b)}")
-            lines.append(f"- `{st['from']}` -> `{st['to']}`, {st['what']}: "
+                parts.append(f"{e(task)}: {_words(vd.contrast(a, b), a, b)}")
+            lines.append(f"- {e(st['from'])} -> {e(st['to'])}, {e(st['what'])}: "
                          + "; ".join(parts) + ".")
         lines.append("")
     if claims:
@@ -344,22 +348,22 @@ def ablation_table(task: str, models: list[str], reference: str,
                      vd.fmt_p(c.p), c.words() if c.verdict != "not measured"
                      else "not measured", ttsw])
         {"lost": lost, "gained": gained}.get(c.verdict, same).append(
-            f"{m} (p = {vd.fmt_p(c.p)})" if c.p is not None else m)
-    lines = [f"Ablations against `{reference}` (median horizon {vd.summary(ref)}; per seed "
+            f"{e(m)} (p = {vd.fmt_p(c.p)})" if c.p is not None else e(m))
+    lines = [f"Ablations against {e(reference)} (median horizon {vd.summary(ref)}; per seed "
              f"{vd.per_seed(ref)}). Verdict: Mann-Whitney on the seeds' horizons, two-sided, "
              f"lost or gained only where p < {vd.ALPHA}. Time to solve: log-rank against "
-             f"`{reference}` at the longest length both were probed at.", "",
+             f"{e(reference)} at the longest length both were probed at.", "",
              md_table(["model", "what changes", "median horizon (interval, coverage)",
                        "per-seed horizons", "p (Mann-Whitney)", "horizon", "time to solve "
                        "(log-rank)"], rows), ""]
     head = []
     if lost or gained:
-        head.append(f"{task}: against {reference}, "
+        head.append(f"{e(task)}: against {e(reference)}, "
                     + "; ".join(x for x in (
                         f"horizon lost: {', '.join(lost)}" if lost else "",
                         f"gained: {', '.join(gained)}" if gained else "") if x) + ".")
     if same:
-        head.append(f"{task}: not distinguishable from {reference} at this budget: "
+        head.append(f"{e(task)}: not distinguishable from {e(reference)} at this budget: "
                     f"{', '.join(same)}.")
     return lines, head
 
@@ -389,22 +393,22 @@ def time_to_solve(task: str, models: list[str], reference: str, ref_row: dict | 
                      "-" if m == reference else ("no run solved" if p is None
                                                  else vd.fmt_p(p))])
     budget = max([*ref.censored_at, *(x for t in tts.values() for x in t.censored_at), 0])
-    lines = [f"Time to solve at L={L}, the longest length `{reference}` solves: runs that reach "
+    lines = [f"Time to solve at L={L}, the longest length {e(reference)} solves: runs that reach "
              "the threshold on validation within the budget, the Kaplan-Meier median steps "
-             f"(- : fewer than half do), and the log-rank p against `{reference}` (figure: "
-             f"`plots/time_to_solve_{task}.png`).", "",
+             f"(- : fewer than half do), and the log-rank p against {e(reference)} (figure: "
+             f"plots/time_to_solve_{e(task)}.png).", "",
              md_table(["model", "solved in budget", "median steps to solve",
                        f"p (log-rank vs {reference})"], rows), ""]
     head = []
     med = ref.median()
     if budget and med is not None:
         over = med > budget / 2
-        sentence = (f"{reference} reaches the threshold at L={L} after a median of {med:g} of "
+        sentence = (f"{e(reference)} reaches the threshold at L={L} after a median of {med:g} of "
                     f"{budget:g} steps: " + ("more than half the budget, so the budget, not only "
                                              "the architecture, may bound the horizons."
                                              if over else "within half the budget."))
         lines += [f"Budget: {sentence}", ""]
-        head.append(f"{task}: {sentence}")
+        head.append(f"{e(task)}: {sentence}")
     edges = [(p.get("lr"), bool(p.get("lr_at_edge"))) for x in searches
              if x.get("task") == task for p in (x.get("probes") or {}).values()
              if isinstance(p, dict)]
@@ -412,7 +416,7 @@ def time_to_solve(task: str, models: list[str], reference: str, ref_row: dict | 
         at = [lr for lr, e in edges if e]
         top = max((lr for lr, _ in edges if isinstance(lr, (int, float))), default=None)
         lines += [f"Learning rate: the chosen rate sits at the grid's edge in {len(at)} of "
-                  f"{len(edges)} probes of {task}"
+                  f"{len(edges)} probes of {e(task)}"
                   + (f" (the largest, {top:g}, in {sum(lr == top for lr in at)})"
                      if top is not None and at else "")
                   + ("; the best rate may lie outside the grid." if at else "."), ""]
@@ -435,10 +439,10 @@ def findings(
     # seeds solved at the horizon, from the chosen-rate entries
     chosen = {(r["task"], r["model"], r["length"]): r for r in aggregate(runs) if r["chosen"]}
     for r in recs:
-        e = None if _missing(r["horizon"]) else chosen.get((r["task"], r["model"],
-                                                             int(r["horizon"])))
-        r["seeds_at_horizon"] = (f"{round(e['solved_frac'] * e['n_seeds'])}/{e['n_seeds']}"
-                                 if e else None)
+        at = None if _missing(r["horizon"]) else chosen.get((r["task"], r["model"],
+                                                              int(r["horizon"])))
+        r["seeds_at_horizon"] = (f"{round(at['solved_frac'] * at['n_seeds'])}/{at['n_seeds']}"
+                                 if at else None)
     failed_only = {(r["task"], r["model"]) for r in runs} - {
         (r["task"], r["model"]) for r in runs if r.get("status") == "completed"}
     seeds = {k: v for k, v in vd.seed_horizons(runs).items() if k not in failed_only}
@@ -449,10 +453,10 @@ def findings(
     reference = (study or {}).get("reference", "lstm")
     lines = ["# Findings", ""]
     if study:
-        lines += [f"Study `{study.get('name')}` at scale `{study.get('scale')}`: "
-                  f"{study.get('description', '')}.", ""]
+        lines += [f"Study {e(study.get('name'))} at scale {e(study.get('scale'))}: "
+                  f"{e(study.get('description', ''))}.", ""]
         if study.get("settings_in_words"):
-            lines += [f"Settings: {study['settings_in_words']}.", ""]
+            lines += [f"Settings: {e(study['settings_in_words'])}.", ""]
     lines += ["Every line is computed from the runs in this folder. Horizon: the largest length "
               "a majority of seeds solve at the model's learning rate chosen on validation; "
               "bracket [largest solved, smallest failed). A seed's horizon: the largest length "
@@ -473,11 +477,11 @@ def findings(
     thresholded = {r["task"] for r in runs if r.get("solved_at") is not None}
     for task in tasks:
         rows = by_task.get(task, {})
-        lines += [f"## {task}", ""]
+        lines += [f"## {e(task)}", ""]
         if task not in thresholded and any(r.get("task") == task for r in runs):
-            lines += [f"{task} has no solved threshold, so no memory horizon: its models are "
+            lines += [f"{e(task)} has no solved threshold, so no memory horizon: its models are "
                       "ranked by test score in the leaderboard.", ""]
-            headline.append(f"{task}: no solved threshold (no horizon); see the leaderboard.")
+            headline.append(f"{e(task)}: no solved threshold (no horizon); see the leaderboard.")
             continue
         measured = [m for m in models if m in rows and (task, m) not in failed_only]
         lines += ranking(task, models, rows, measured, seeds, failed_only)
@@ -492,8 +496,8 @@ def findings(
         headline += t_head
 
     for task, why in ((study or {}).get("not_searched") or {}).items():
-        lines += [f"## {task}", "", f"Not measured at this scale: {why}.", ""]
-        headline.append(f"{task}: not measured at this scale.")
+        lines += [f"## {e(task)}", "", f"Not measured at this scale: {e(why)}.", ""]
+        headline.append(f"{e(task)}: not measured at this scale.")
     if jacobian is not None:
         j_lines, j_head = memory_path_section(jacobian, reference, models)
         lines += j_lines
@@ -555,7 +559,7 @@ def ties(rows: dict[str, dict], measured: list[str]) -> list[str]:
         else:
             why = (f"the probes between L={lo} and L={hi} do not separate them (a finer bracket "
                    "needs more bisection steps)")
-        out.append(f"- {len(ms)} models share {b}: {', '.join(ms)}; {why}.")
+        out.append(f"- {len(ms)} models share {b}: {', '.join(map(e, ms))}; {why}.")
     return ["Ties:", "", *out, ""] if out else []
 
 
@@ -563,15 +567,16 @@ def task_headline(task: str, rows: dict[str, dict], measured: list[str], referen
                   failed_only: set) -> list[str]:
     """The headline lines of one task: who holds the longest horizon, and the baselines'."""
     if not measured:
-        return [f"{task}: not measured."]
+        return [f"{e(task)}: not measured."]
     order = sorted(measured, key=lambda m: -(_horizon_value(rows[m]) or 0.0))
     best_v = _horizon_value(rows[order[0]])
     best = [m for m in order if _horizon_value(rows[m]) == best_v]
-    out = [f"{task}: longest horizon {', '.join(best)}, {_horizon_phrase(rows[best[0]])}."
-           if best_v else f"{task}: no model solves the shortest length tried."]
+    out = [f"{e(task)}: longest horizon {', '.join(map(e, best))}, "
+           f"{_horizon_phrase(rows[best[0]])}."
+           if best_v else f"{e(task)}: no model solves the shortest length tried."]
     for m in ("simple_rnn", "ungated", "cec", reference):
         if m in rows and m not in best and (task, m) not in failed_only:
-            out.append(f"{task}: {m} {_horizon_phrase(rows[m])}.")
+            out.append(f"{e(task)}: {e(m)} {_horizon_phrase(rows[m])}.")
     return out
 
 
@@ -586,7 +591,7 @@ def gradient_flow(gradflow: list[dict[str, Any]], reference: str) -> tuple[list[
     lines += [md_table(["where", "model", "at init", "trained"],
                        [[g["where"], g["model"], _ratio(g["init"]), _ratio(g["trained"])]
                         for g in gradflow]), ""]
-    head = [f"gradient flow ({g['where']}): trained {g['model']} passes "
+    head = [f"gradient flow ({e(g['where'])}): trained {e(g['model'])} passes "
             f"{_ratio(g['trained'])} of the last step's gradient to the first step."
             for g in gradflow
             if g["trained"] is not None and g["model"] in ("simple_rnn", "ungated", reference)]

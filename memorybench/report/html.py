@@ -201,8 +201,8 @@ def markdown_html(md: str) -> str:
     text escaped."""
     import re
 
-    def inline(t: str) -> str:
-        return re.sub(r"`([^`]*)`", r"<code>\1</code>", esc(t))
+    def inline(t: str) -> str:  # Markdown text (names escaped by md_text) -> HTML
+        return re.sub(r"`([^`]*)`", r"<code>\1</code>", esc(_md_literal(t)))
 
     out, in_list, table = [], False, []
 
@@ -213,7 +213,7 @@ def markdown_html(md: str) -> str:
             in_list = False
         if table:
             head, *body = [r for r in table if not re.fullmatch(r"\|(-+\|)+", r)]
-            cells = [[_md_literal(c.strip()) for c in re.split(r"(?<!\\)\|", r)[1:-1]]
+            cells = [[c.strip() for c in re.split(r"(?<!\\)\|", r)[1:-1]]
                      for r in [head, *body]]
             out.append("<table><tr>" + "".join(f"<th>{inline(c)}</th>" for c in cells[0])
                        + "</tr>" + "".join("<tr>" + "".join(

@@ -404,7 +404,7 @@ def fmt(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
-def _md_cell(s: str) -> str:
+def md_text(s: str) -> str:
     """A table cell's text as Markdown that shows it literally: names come from results (a
     plugin, a results folder from someone else), so no raw HTML (``<script>``), no link, image
     or emphasis, no escape sequence. A '|' would split the cell; a newline would end the row."""
@@ -415,9 +415,9 @@ def _md_cell(s: str) -> str:
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
+    lines = ["| " + " | ".join(md_text(h) for h in header) + " |",
              "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -687,10 +687,10 @@ def published_markdown(df) -> str:
         return ""
     parts = []
     if df.attrs.get("scale"):
-        parts += [f"**{_md_cell(SCALED_WARNING.format(scale=df.attrs['scale']))}**", ""]
+        parts += [f"**{md_text(SCALED_WARNING.format(scale=df.attrs['scale']))}**", ""]
     parts += [PUBLISHED_NOTE, ""]
     for b in blocks:
-        parts += [f"## {_md_cell(b.title)}", "", md_table(b.header, b.rows), ""]
+        parts += [f"## {md_text(b.title)}", "", md_table(b.header, b.rows), ""]
     return "\n".join(parts)
 
 
@@ -718,13 +718,13 @@ def to_markdown(df, kind: str, title: str, settings: dict[str, dict] | None = No
     used = {_str(t) for t in df["train"]} if len(df) else set()
     common, _ = train_differences({t: settings[t] for t in sorted(used) if t in settings})
     if common:
-        parts += [f"Training (every table): {_md_cell(common)}.", ""]
+        parts += [f"Training (every table): {md_text(common)}.", ""]
     if kind == "leaderboard" and getattr(df, "attrs", {}).get("scale"):
-        parts += [f"**{_md_cell(SCALED_WARNING.format(scale=df.attrs['scale']))}**", ""]
+        parts += [f"**{md_text(SCALED_WARNING.format(scale=df.attrs['scale']))}**", ""]
     if not blocks:
         parts.append("_no completed runs_")
     for b in blocks:
-        parts += [f"## {_md_cell(b.title)}", "", md_table(b.header, b.rows), ""]
+        parts += [f"## {md_text(b.title)}", "", md_table(b.header, b.rows), ""]
     if kind == "leaderboard":
         parts.append(published_markdown(df))
     return "\n".join(parts).rstrip() + "\n"
@@ -791,6 +791,6 @@ def eval_length_markdown(df) -> str:
                 for r in g.itertuples()}
             rows.append([str(model), fmt(units), fmt(lr),
                          *[cells.get(int(L), "-") for L in lengths]])
-        parts += [f"## {_md_cell(f'{task} ({variant}), trained at length {length}')}", "",
+        parts += [f"## {md_text(f'{task} ({variant}), trained at length {length}')}", "",
                   md_table(header, rows), ""]
     return "\n".join(parts).rstrip() + "\n"
