@@ -121,3 +121,21 @@ def test_a_task_without_a_threshold_has_no_time_to_solve():
     runs = [{**run("lstm", 28, s, task="sequential_mnist"), "solved_at": None}
             for s in range(2)]
     assert sv.times(runs) == {}
+
+
+def test_a_compressed_history_is_read_like_a_plain_one(tmp_path):
+    import gzip
+
+    from memorybench.run import store
+
+    rows = [{"step": 100, "seconds": 1.0, "train_loss": 0.5, "val_loss": 0.4, "val_metric": 0.3,
+             "val_score": 0.2}]
+    plain, packed = tmp_path / "a", tmp_path / "b"
+    plain.mkdir()
+    packed.mkdir()
+    store.write_csv(plain / store.HISTORY, rows)
+    with gzip.open(packed / (store.HISTORY + ".gz"), "wt") as f:
+        f.write((plain / store.HISTORY).read_text())
+    assert store.load_history(packed) == store.load_history(plain) == [
+        {k: float(v) for k, v in rows[0].items()}]
+    assert store.load_history(tmp_path) == []

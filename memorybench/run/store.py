@@ -186,12 +186,21 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 
 def load_history(path: str | Path) -> list[dict[str, float | None]]:
-    """``history.csv`` rows as dicts of floats (empty cells -> None); [] when absent."""
+    """``history.csv`` rows as dicts of floats (empty cells -> None); [] when absent. A folder
+    that ships its history compressed (``history.csv.gz``, the shipped study results) is read
+    the same way."""
+    import gzip
+
     f = Path(path) / HISTORY
-    if not f.is_file():
+    gz = Path(path) / (HISTORY + ".gz")
+    if f.is_file():
+        fh = f.open(newline="")
+    elif gz.is_file():
+        fh = gzip.open(gz, "rt", newline="")
+    else:
         return []
     rows = []
-    with f.open(newline="") as fh:
+    with fh:
         for row in csv.DictReader(fh):
             rows.append({k: (float(v) if v not in ("", None) else None) for k, v in row.items()})
     return rows
