@@ -210,6 +210,7 @@ def horizon_search(
                        extend_rates=extend_rates)
                 for t, (b, mx, f) in searches_of_task.items() for m in models]
     out = Path(out_dir)
+    check_searches_folder(out)  # before the first round trains anything
     round_no = 0
     while True:
         active = [x for x in searches if x.next_length is not None]
@@ -269,8 +270,25 @@ def record_path(out_dir: Path, search: Search, settings: dict[str, Any]) -> Path
     return Path(out_dir) / SEARCHES / f"{search.task}__{search.model}__{digest}.json"
 
 
+def check_searches_folder(out_dir: str | Path) -> None:
+    """OutputError when ``out_dir/searches`` is a symbolic link (``store.link_below``, as for
+    ``runs/``, ``report/`` and ``gradflow/``) or not a folder: search records are written only
+    inside the results folder."""
+    from memorybench.errors import OutputError
+
+    folder = Path(out_dir) / SEARCHES
+    link = store.link_below(out_dir, folder)
+    if link is not None:
+        raise OutputError(f"{link} is a symbolic link; search records are never written through "
+                          f"links (remove it or choose another --out)")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} is not a folder; remove it or choose another --out")
+
+
 def write_record(out_dir: Path, search: Search, settings: dict[str, Any]) -> Path:
-    """The search's state as JSON (atomic; rewritten after every round)."""
+    """The search's state as JSON (atomic; rewritten after every round; never through a linked
+    ``searches/`` folder)."""
+    check_searches_folder(out_dir)
     path = record_path(out_dir, search, settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     train = None

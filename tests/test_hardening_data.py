@@ -1,0 +1,147 @@
+"""Issue 26, results data: never written through a linked ``searches/``, never trusted by one
+reader and rejected by another, never a hang, a crash or a formula.
+
+No test here trains: run folders are written by hand, sweeps get an executor that returns
+results without training, and a lock is held by a worker that only sleeps.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from memorybench import cli
+from memorybench import settings as S
+from memorybench.config import run_id
+from memorybench.errors import ConfigError, DataError, OutputError
+from memorybench.run import store
+
+SUMMARY = {
+    "batch_size": 64, "chance": 0.16666666666666666, "cudnn_eligible": True,
+    "dataset": "synthetic", "device": "CPU", "finished_at": "2026-11-25T15:48:58+00:00",
+    "gpus": [], "higher_is_better": False, "jit": False, "layers": 1, "length": 10, "lr": 0.01,
+    "metric": "mse", "model": "lstm", "n_test": 64, "n_train": 640, "n_val": 64,
+    "paper_metrics": {}, "param_budget": None, "params": 116, "plugins": {},
+    "precision": "float32", "reason": None, "score": 0.5, "seconds_to_solve": None, "seed": 0,
+    "solved": False, "solved_at": 0.01, "started_at": "2026-11-25T15:48:51+00:00",
+    "status": "completed", "steps": 10, "steps_to_solve": None, "steps_trained": 10,
+    "task": "adding", "task_params": {"length": 10, "variant": "half"}, "test_loss": 0.08,
+    "test_metric": 0.08, "throughput": 1000.0, "traceback": None, "train_seconds": 1.0,
+    "units": 4, "val_metric": 0.08, "versions": {}, "wall_seconds": 1.5,
+}
+SETS = ["train.steps=20", "train.eval_every=10", "train.batch_size=32", "model.units=8",
+        "train.n_train=256", "train.n_val=64", "train.n_test=64"]
+NESTED = "[" * 200_000 + "]" * 200_000  # deeper than json.loads can recurse
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("MEMORYBENCH_OFFLINE", "1")
+    monkeypatch.delenv("MEMORYBENCH_WORKERS", raising=False)
+
+
+def _fake_run(results: Path, rid: str, **fields) -> Path:
+    """A complete run folder written by hand: summary, config and a two-row history."""
+    folder = results / "runs" / rid
+    folder.mkdir(parents=True)
+    summary = {**SUMMARY, "run_id": rid, **fields}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "config.json").write_text(json.dumps({
+        "task": {"name": summary["task"], "params": summary["task_params"]},
+        "model": {"name": summary["model"], "units": 4, "layers": 1, "params": {}},
+        "train": {"steps": 10, "lr": 0.01}, "seed": 0, "plugins": {}, "code": {}}))
+    (folder / "history.csv").write_text(
+        "step,seconds,train_loss,val_loss,val_metric,val_score\n5,0.5,0.2,0.2,0.2,-0.2\n"
+        "10,1.0,0.1,0.08,0.08,0.5\n")
+    return folder
+
+
+def _settings(**extra):
+    return S.merge_layers(S.profile("smoke"), S.parse_set_items(SETS),
+                          {"tasks": "adding", "models": "lstm", "seeds": 1, **extra})
+
+
+class Solving:
+    """An executor that trains nothing: every run it is given comes back completed and
+    solved (its summary is not written), and the run ids it was given are kept."""
+
+    name = "solving"
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def map(self, fn, configs):
+        from memorybench.run.train import RunResult
+
+        for cfg in configs:
+            rid = run_id(cfg)
+            self.seen.append(rid)
+            yield RunResult(rid, Path(fn.out_dir) / "runs" / rid, "completed", {
+                **SUMMARY, "run_id": rid, "solved": True, "lr": cfg.train.lr,
+                "length": cfg.task.params["length"]})
+
+
+def _within(seconds: float, fn, unblock=()):
+    """``fn()``'s result, or a test failure when it takes longer than ``seconds`` (a reader
+    blocked on a FIFO); ``unblock``: FIFOs opened for writing afterwards, so that a blocked
+    reader thread ends."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(seconds)
+    hung = t.is_alive()
+    for fifo in unblock:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+    assert not hung, f"still reading after {seconds} s (a FIFO hangs the reader)"
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+# -- 1. no search record through a linked searches/ -----------------------------------------
+def test_horizon_never_writes_a_search_record_through_a_linked_searches_folder(tmp_path):
+    from memorybench.run.horizon import horizon_search
+
+    results, victim = tmp_path / "results", tmp_path / "victim"
+    results.mkdir()
+    victim.mkdir()
+    (results / "searches").symlink_to(victim, target_is_directory=True)
+    ex = Solving()
+    with pytest.raises(OutputError, match="searches is a symbolic link"):
+        horizon_search(_settings(), base=5, max_length=5, out_dir=results, executor=ex)
+    assert list(victim.iterdir()) == []
+    assert ex.seen == []  # refused before the first round
+
+
+def test_horizon_cli_refuses_a_linked_searches_folder_in_one_line(tmp_path, capsys):
+    results, victim = tmp_path / "results", tmp_path / "victim"
+    results.mkdir()
+    victim.mkdir()
+    (results / "searches").symlink_to(victim, target_is_directory=True)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["horizon", "--task", "adding", "--models", "lstm", "--profile", "smoke",
+                  "--base-length", "5", "--max-length", "5", "--seeds", "1", "--workers", "1",
+                  "--out", str(results), *[a for s in SETS for a in ("--set", s)]])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and "symbolic link" in lines[0], err
+    assert list(victim.iterdir()) == [] and not (results / "runs").exists()
