@@ -482,8 +482,10 @@ def _print_plan(plan, out: Path) -> None:
     from memorybench.run.progress import describe
     from memorybench.run.sweep import plan_status
 
-    todo, skipped = plan_status(plan.configs, out) if (out / "runs").is_dir() else (
-        plan.configs, [])
+    if (out / "runs").is_dir():
+        todo, skipped = plan_status(plan.configs, out, warn=_warn)
+    else:
+        todo, skipped = plan.configs, []
     done = {r.run_id for r in skipped}
     for note in plan.notes:
         click.echo(f"note: {note}")

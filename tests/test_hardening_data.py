@@ -7,13 +7,9 @@ results without training, and a lock is held by a worker that only sleeps.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
-import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +17,7 @@ import pytest
 from memorybench import cli
 from memorybench import settings as S
 from memorybench.config import run_id
-from memorybench.errors import ConfigError, DataError, OutputError
+from memorybench.errors import DataError, OutputError
 from memorybench.run import store
 
 SUMMARY = {
@@ -145,3 +141,139 @@ def test_horizon_cli_refuses_a_linked_searches_folder_in_one_line(tmp_path, caps
     lines = [x for x in err.splitlines() if x.strip()]
     assert len(lines) == 1 and "symbolic link" in lines[0], err
     assert list(victim.iterdir()) == [] and not (results / "runs").exists()
+
+
+# -- 3. one type-checked reader of summaries ---------------------------------------------------
+def test_a_summary_the_report_rejects_is_run_again_by_the_sweep_with_a_warning(tmp_path):
+    from memorybench.run.sweep import plan_status
+
+    plan = S.expand({**_settings(), "lengths": [5]})
+    rid = run_id(plan.configs[0])
+    _fake_run(tmp_path, rid, solved="yes", length=5)
+    notes: list[str] = []
+    todo, skipped = plan_status(plan.configs, tmp_path, warn=notes.append)
+    assert todo == plan.configs and skipped == []
+    assert len(notes) == 1 and rid in notes[0] and "'solved'" in notes[0]
+    assert not store.is_complete(tmp_path / "runs" / rid)
+    with pytest.raises(DataError, match="'solved' must be bool"):
+        store.load_summary(tmp_path / "runs" / rid)
+    assert list(store.iter_summaries(tmp_path, warn=False)) == []  # the report agrees
+
+
+def test_the_horizon_search_reruns_a_summary_the_report_rejects(tmp_path):
+    from memorybench.run.horizon import horizon_search
+
+    plan = S.expand({**_settings(), "lengths": [5]})
+    rid = run_id(plan.configs[0])
+    _fake_run(tmp_path, rid, solved="yes", length=5, lr=plan.configs[0].train.lr)
+    ex = Solving()
+    with pytest.warns(UserWarning, match=f"running {rid} again: .*'solved' must be bool"):
+        (x,) = horizon_search(_settings(), base=5, max_length=5, out_dir=tmp_path, executor=ex)
+    assert ex.seen == [rid]  # run again, not counted as complete and unsolved
+    assert (x.lo, x.hi, x.hit_max) == (5, None, True)
+
+
+def test_run_dry_run_warns_about_a_summary_it_will_run_again(tmp_path, capsys):
+    plan = S.expand({**_settings(), "lengths": [5]})
+    rid = run_id(plan.configs[0])
+    _fake_run(tmp_path, rid, solved="yes", length=5)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "--profile", "smoke", "--tasks", "adding", "--lengths", "5",
+                  "--models", "lstm", "--seeds", "1", "--out", str(tmp_path), "--dry-run",
+                  *[a for s in SETS for a in ("--set", s)]])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 0
+    assert f"{rid}" in out and "to run" in out and "1 to run, 0 complete" in out
+    assert f"warning: running {rid} again" in err and "'solved'" in err
+
+
+# -- 4. a truncated search record or study.json is said, not dropped ------------------------
+def test_truncated_search_record_and_study_json_are_skipped_with_a_message(tmp_path):
+    from memorybench.report import findings as fd
+
+    (tmp_path / "searches").mkdir()
+    (tmp_path / "searches" / "a.json").write_text('{"task": "adding", "model": "ls')
+    (tmp_path / "study.json").write_text('{"name": "why-lstm", "tas')
+    notes: list[str] = []
+    assert fd.load_searches(tmp_path, warn=notes.append) == []
+    assert fd.load_study(tmp_path, warn=notes.append) is None
+    assert len(notes) == 2, notes
+    assert "a.json" in notes[0] and "not valid JSON" in notes[0]
+    assert "study.json" in notes[1] and "not valid JSON" in notes[1]
+
+
+# -- 8, 9, 10. no hang, crash or overflow on results data ---------------------------------------
+@pytest.mark.parametrize("where", ["runs/r/summary.json", "runs/r/config.json",
+                                   "searches/a.json", "study.json"])
+def test_a_fifo_named_like_a_results_file_is_skipped_without_waiting(tmp_path, where):
+    from memorybench.report import findings as fd
+
+    if where.startswith("runs/r/config"):
+        _fake_run(tmp_path, "r")
+        (tmp_path / where).unlink()
+    fifo = tmp_path / where
+    fifo.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(fifo)
+    notes: list[str] = []
+
+    def read():
+        if where.startswith("runs/r/summary"):
+            return list(store.iter_summaries(tmp_path, warn=notes.append))
+        if where.startswith("runs/r/config"):
+            return store.load_config(tmp_path / "runs" / "r")
+        if where.startswith("searches"):
+            return fd.load_searches(tmp_path, warn=notes.append)
+        return fd.load_study(tmp_path, warn=notes.append)
+
+    if where.startswith("runs/r/config"):
+        with pytest.raises(DataError, match="not a regular file"):
+            _within(20, read, unblock=[fifo])
+        return
+    assert _within(20, read, unblock=[fifo]) in ([], None)
+    assert len(notes) == 1 and "not a regular file" in notes[0] and str(fifo) in notes[0]
+
+
+def test_read_json_refuses_a_file_larger_than_the_cap(tmp_path, monkeypatch):
+    f = tmp_path / "big.json"
+    f.write_text(json.dumps({"pad": "x" * 200}))
+    monkeypatch.setattr(store, "MAX_JSON_BYTES", 100)
+    with pytest.raises(DataError, match="more than the"):
+        store.read_regular(f, limit=100)
+    assert store.MAX_JSON_BYTES == 100 and store.read_regular(f, limit=10_000)
+
+
+@pytest.mark.parametrize("where", ["summary", "search", "study"])
+def test_deeply_nested_json_is_skipped_with_a_message(tmp_path, where):
+    from memorybench.report import findings as fd
+
+    notes: list[str] = []
+    if where == "summary":
+        _fake_run(tmp_path, "a" * 16)
+        _fake_run(tmp_path, "b" * 16)
+        (tmp_path / "runs" / ("b" * 16) / "summary.json").write_text(NESTED)
+        assert [s["run_id"] for s in store.iter_summaries(tmp_path, warn=notes.append)] == [
+            "a" * 16]
+    elif where == "search":
+        (tmp_path / "searches").mkdir()
+        (tmp_path / "searches" / "a.json").write_text(NESTED)
+        assert fd.load_searches(tmp_path, warn=notes.append) == []
+    else:
+        (tmp_path / "study.json").write_text(NESTED)
+        assert fd.load_study(tmp_path, warn=notes.append) is None
+    assert len(notes) == 1 and "nested too deeply" in notes[0]
+
+
+@pytest.mark.parametrize("key, value", [("length", 10**30), ("seed", 10**30), ("steps", 10**30),
+                                        ("seed", -1), ("units", 10**30), ("score", 10**30)])
+def test_integers_out_of_range_are_skipped_and_the_report_does_not_overflow(tmp_path, key,
+                                                                            value):
+    from memorybench.report.html import report_tables
+
+    _fake_run(tmp_path, "a" * 16)
+    _fake_run(tmp_path, "b" * 16, model="gru", **{key: value})
+    notes: list[str] = []
+    runs = list(store.iter_summaries(tmp_path, warn=notes.append))
+    assert [r["model"] for r in runs] == ["lstm"]
+    assert len(notes) == 1 and repr(key) in notes[0] and "b" * 16 in notes[0]
+    tables = report_tables(tmp_path, warn=notes.append)  # what crashed with an OverflowError
+    assert "gru" not in tables["horizon.csv"]

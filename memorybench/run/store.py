@@ -154,8 +154,68 @@ def clear_run(path: str | Path) -> None:
 
 
 # -- reading ---------------------------------------------------------------------------------
+MAX_JSON_BYTES = 16 * 2**20  # the largest JSON file read from results (a summary is ~2 KB)
+
+
+def read_regular(path: str | Path, limit: int = MAX_JSON_BYTES) -> bytes:
+    """The bytes of ``path`` when it is a regular file of at most ``limit`` bytes; DataError
+    otherwise. Opened non-blocking and checked with ``fstat`` before reading, so a FIFO, a
+    device or a socket named like a results file never hangs a reader (FileNotFoundError when
+    absent, for callers that treat that case apart)."""
+    import stat
+
+    f = Path(path)
+    try:
+        fd = os.open(f, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise DataError(f"{f}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise DataError(f"{f}: not a regular file (a FIFO, a device or a folder); "
+                            f"results are read only from regular files")
+        if st.st_size > limit:
+            raise DataError(f"{f}: {st.st_size:,} bytes, more than the {limit // 2**20} MiB "
+                            f"a results file may have")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:  # grew while read
+            raise DataError(f"{f}: more than the {limit // 2**20} MiB a results file may have")
+        return b"".join(chunks)
+    except OSError as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"{f}: cannot be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def read_json(path: str | Path, what: str = "file") -> Any:
+    """The JSON value of the results file ``path`` (a summary, a config, a search or study
+    record): the one reader of JSON from results. DataError, naming the file, when it is not a
+    regular file (``read_regular``), is larger than ``MAX_JSON_BYTES``, is not UTF-8, is not
+    valid JSON or is nested too deeply to parse; FileNotFoundError when absent."""
+    f = Path(path)
+    data = read_regular(f)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{f}: unreadable {what}: not UTF-8 ({exc.reason})") from None
+    except RecursionError:
+        raise DataError(f"{f}: unreadable {what}: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, and integers of more digits than Python takes
+        raise DataError(f"{f}: unreadable {what}: not valid JSON ({str(exc)[:120]})") from None
+
+
 def is_complete(path: str | Path) -> bool:
-    """A run is complete when its ``summary.json`` parses and has a ``status``."""
+    """A run is complete when its ``summary.json`` reads and fits the schema (``load_summary``)."""
     try:
         load_summary(path)
     except DataError:
@@ -164,25 +224,29 @@ def is_complete(path: str | Path) -> bool:
 
 
 def load_summary(path: str | Path) -> dict[str, Any]:
-    """The summary of the run folder ``path``; DataError if missing, corrupt or incomplete."""
+    """The summary of the run folder ``path``, type-checked (``SUMMARY_TYPES``, ``_checked``);
+    DataError if missing, corrupt, incomplete or of the wrong shape. Every reader of summaries
+    (the reports, the sweep's resume, the horizon search) goes through it, so a summary the
+    report skips is one the sweep runs again."""
     f = Path(path) / SUMMARY
     try:
-        data = json.loads(f.read_text())
+        data = read_json(f, "summary")
     except FileNotFoundError:
         raise DataError(f"{f}: no summary (the run is incomplete)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{f}: unreadable summary: {exc}") from None
     if not isinstance(data, dict) or "status" not in data:
         raise DataError(f"{f}: summary has no 'status' (the run is incomplete)")
-    return data
+    return _checked(Path(path), data)
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
     f = Path(path) / CONFIG
     try:
-        return json.loads(f.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{f}: unreadable config: {exc}") from None
+        data = read_json(f, "config")
+    except FileNotFoundError as exc:
+        raise DataError(f"{f}: unreadable config: {exc.strerror}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{f}: unreadable config: not a JSON object")
+    return data
 
 
 def load_history(path: str | Path) -> list[dict[str, float | None]]:
@@ -244,7 +308,7 @@ def iter_summaries(
         try:
             if msg is not None:
                 raise DataError(msg)
-            s = _checked(path, load_summary(path))
+            s = load_summary(path)
         except DataError as exc:
             msg = str(exc) if msg is not None else f"skipping run {path.name}: {exc}"
             if callable(warn):
@@ -303,6 +367,15 @@ SUMMARY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     **{k: ((dict,), True) for k in ("task_params", "paper_metrics", "versions", "plugins",
                                     "training_path")},
     "gpus": ((list,), True),
+}
+MAX_INT = 2**53  # integers beyond it lose digits as floats (pandas, plots) or overflow int64
+# the range of each integer key that has one (a run cannot have more: a length of 10**30 is no
+# run, and crashed the report's arithmetic); keys not named: within +-MAX_INT
+SUMMARY_RANGES: dict[str, tuple[int, int]] = {
+    "length": (1, 10**9), "seed": (0, MAX_INT), "steps": (0, 10**12),
+    "steps_trained": (0, 10**12), "steps_to_solve": (0, 10**12),
+    **{k: (0, MAX_INT) for k in ("units", "layers", "param_budget", "batch_size", "params",
+                                 "n_train", "n_val", "n_test")},
 }
 
 
@@ -369,8 +442,16 @@ def _checked(path: Path, summary: dict[str, Any]) -> dict[str, Any]:
         if key in summary and not _type_ok(summary[key], types, nullable):
             want = " or ".join(t.__name__ for t in types) + (" or null" if nullable else "")
             raise DataError(f"{f}: {key!r} must be {want}, got {str(summary[key])[:80]!r}")
-    if summary["length"] < 1:
-        raise DataError(f"{f}: 'length' must be >= 1, got {summary['length']!r}")
+    for key, (lo, hi) in SUMMARY_RANGES.items():
+        v = summary.get(key)
+        if isinstance(v, int) and not isinstance(v, bool) and not lo <= v <= hi:
+            raise DataError(f"{f}: {key!r} must be from {lo} to {hi:,}, got {str(v)[:40]}")
+    for key in SUMMARY_TYPES:  # any other integer: exact as a float
+        v = summary.get(key)
+        if (isinstance(v, int) and not isinstance(v, bool) and key not in SUMMARY_RANGES
+                and abs(v) > MAX_INT):
+            raise DataError(f"{f}: {key!r} must be at most {MAX_INT:,} in size, got "
+                            f"{str(v)[:40]}")
     return summary
 
 

@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -435,10 +436,13 @@ BUSY = "busy"  # a RunJob's status for a run another process is training (never 
 WAIT_POLL_S = 1.0
 
 
-def plan_status(configs: list[RunConfig], out_dir, retry_failed: bool = False):
+def plan_status(configs: list[RunConfig], out_dir, retry_failed: bool = False,
+                warn: Callable[[str], None] | None = None):
     """Split the grid into runs to do and complete runs to skip (with their summaries).
 
-    A run folder that is a symbolic link is never read: its run is to do (and then refused)."""
+    A run folder that is a symbolic link is never read: its run is to do (and then refused).
+    A summary that ``store.load_summary`` rejects (corrupt, not a regular file, of the wrong
+    type: the one check the reports use) makes its run one to do, with a message to ``warn``."""
     from memorybench.run.train import RunResult
 
     todo, skipped = [], []
@@ -450,8 +454,10 @@ def plan_status(configs: list[RunConfig], out_dir, retry_failed: bool = False):
             continue
         try:
             s = store.load_summary(folder)
-        except Exception:
+        except Exception as exc:
             todo.append(cfg)
+            if warn is not None and os.path.lexists(folder / store.SUMMARY):
+                warn(f"running {rid} again: {exc}")
             continue
         if s["status"] != "completed" and retry_failed:
             todo.append(cfg)
@@ -481,8 +487,19 @@ def sweep(
     if store.runs_dir(out).is_symlink():
         raise ConfigError(f"{store.runs_dir(out)} is a symbolic link; runs are never written "
                           f"through links (remove it or choose another --out)")
-    todo, skipped = plan_status(configs, out, retry_failed)
+    problems: list[str] = []
+    todo, skipped = plan_status(configs, out, retry_failed, warn=problems.append)
     reporter = reporter or Reporter()
+    note = getattr(reporter, "note", None)  # a reporter of one's own may lack it
+    if getattr(type(reporter), "note", None) is Reporter.note:
+        note = None  # the silent base class: a UserWarning instead
+    for msg in problems:
+        if note is not None:
+            from memorybench.errors import printable
+
+            note(f"warning: {printable(msg)}")
+        else:
+            warnings.warn(msg, UserWarning, stacklevel=2)
     reporter.start(todo, skipped)
     seen = {run_id(c): _stamp(store.run_dir(out, run_id(c))) for c in todo}
     job = RunJob(out, tensorboard, save_weights, reporter, seen)
