@@ -7,6 +7,8 @@ results without training, and a lock is held by a worker that only sleeps.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import threading
@@ -200,6 +202,38 @@ def test_truncated_search_record_and_study_json_are_skipped_with_a_message(tmp_p
     assert len(notes) == 2, notes
     assert "a.json" in notes[0] and "not valid JSON" in notes[0]
     assert "study.json" in notes[1] and "not valid JSON" in notes[1]
+
+
+# -- 7. no formulas in the report's CSVs -------------------------------------------------------
+@pytest.mark.parametrize("value, written", [
+    ("=HYPERLINK(\"http://evil\",\"x\")", "'=HYPERLINK(\"http://evil\",\"x\")"),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3+cmd", "'-2+3+cmd"),
+    ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"), ("\r=1", "'\r=1"),
+    ("-0.5", "-0.5"), ("+3", "+3"), (-0.5, -0.5), (3, 3), (None, None), ("lstm", "lstm"),
+    ("", ""),
+])
+def test_csv_cells_that_start_a_formula_are_quoted_and_numbers_kept(value, written):
+    assert store.csv_cell(value) == written
+
+
+def test_every_csv_of_the_report_neutralises_formulas(tmp_path):
+    from memorybench.report.html import report_tables
+
+    names = ["=HYPERLINK(\"http://evil\",\"x\")", "@SUM(A1)", "+x", "-x", "\t=cmd"]
+    _fake_run(tmp_path, "a" * 16)
+    for i, name in enumerate(names):
+        _fake_run(tmp_path, f"{i}" * 16, model=name, score=-0.5, test_metric=-0.25)
+    tables = report_tables(tmp_path)
+    csvs = {k: v for k, v in tables.items() if k.endswith(".csv")}
+    assert {"leaderboard.csv", "horizon.csv", "leaderboard_all_rates.csv"} <= set(csvs)
+    for name, text in csvs.items():
+        cells = [c for row in csv.reader(io.StringIO(text)) for c in row]
+        for c in cells:
+            if c[:1] in ("=", "+", "-", "@", "\t", "\r"):
+                float(c)  # only numbers may start so: ValueError otherwise
+        if name.startswith("leaderboard"):
+            assert "'=HYPERLINK(\"http://evil\",\"x\")" in cells and "'@SUM(A1)" in cells
+            assert "-0.5" in cells  # a negative number stays a number
 
 
 # -- 8, 9, 10. no hang, crash or overflow on results data ---------------------------------------

@@ -339,7 +339,7 @@ def run_gradflow(
     try:
         out.mkdir(parents=True, exist_ok=True)
         csv = out / "gradflow.csv"
-        store.write_text(csv, df.to_csv(index=False))
+        store.write_text(csv, store.frame_csv(df))  # names from a plugin: no formulas
         png, svg = plot_gradflow(
             df, out / "gradflow.png",
             f"Gradient flow: {task}, length {length}, batch {batch}, seed {seed}"

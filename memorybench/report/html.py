@@ -156,18 +156,18 @@ def report_tables(results: str | Path, runs: list[dict] | None = None,
                                 fd.memory_path(results, warn=warn))
     t = Tables({
         fd.FINDINGS: finding_md,
-        "leaderboard_all_rates.csv": lb.leaderboard(runs, all_rates=True).to_csv(index=False),
-        "leaderboard.csv": board.to_csv(index=False),
+        "leaderboard_all_rates.csv": store.frame_csv(lb.leaderboard(runs, all_rates=True)),
+        "leaderboard.csv": store.frame_csv(board),
         "leaderboard.md": lb.to_markdown(board, "leaderboard", "Leaderboard"),
         # published numbers beside ours, and those no run matched (references.compare)
         "published.csv": _csv(board.attrs.get("published", ([], []))[0], "match"),
         "published_unmatched.csv": _csv(board.attrs.get("published", ([], []))[1], "unmatched"),
-        "horizon.csv": hor.to_csv(index=False),
+        "horizon.csv": store.frame_csv(hor),
         "horizon.md": lb.to_markdown(hor, "horizon", "Memory horizon"),
     })
     by_length = lb.eval_length_table(runs)  # induction_heads' eval_lengths, per length
     if len(by_length):
-        t["eval_lengths.csv"] = by_length.to_csv(index=False)
+        t["eval_lengths.csv"] = store.frame_csv(by_length)
         t["eval_lengths.md"] = lb.eval_length_markdown(by_length)
     t.board, t.hor, t.searches = board, hor, searches
     return t
@@ -262,18 +262,11 @@ def _env():
 
 
 def _csv(rows: list[dict], kind: str) -> str:
-    """``references.compare`` rows as CSV (a header only when there are none)."""
-    import csv
-    import io
-
+    """``references.compare`` rows as CSV (a header only when there are none; cells through
+    ``store.csv_cell``, as in every CSV of the report)."""
     from memorybench.references import MATCH_COLUMNS, UNMATCHED_COLUMNS
 
-    cols = MATCH_COLUMNS if kind == "match" else UNMATCHED_COLUMNS
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
+    return store.csv_rows_text(rows, MATCH_COLUMNS if kind == "match" else UNMATCHED_COLUMNS)
 
 
 def render_html(board, hor, figures, grad_pngs, runs, skipped, out: Path,

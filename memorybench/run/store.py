@@ -131,6 +131,49 @@ def write_csv(path: str | Path, rows: list[dict], fields=HISTORY_FIELDS) -> None
     write_text(path, buf.getvalue())
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` safe in a spreadsheet: a string that starts with ``= + - @``, a tab or a CR and
+    is not a number gets a leading single quote (OWASP's advice against CSV formula
+    injection: a model named ``=HYPERLINK(...)`` stays text). Numbers, and strings that are
+    numbers (``-0.5``), are kept as they are. Every CSV the report writes passes through it."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
+
+def csv_rows_text(rows: list[dict], fields) -> str:
+    """``rows`` (dicts) as CSV text with the columns ``fields``, every cell through
+    ``csv_cell``."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=[csv_cell(f) for f in fields], extrasaction="ignore",
+                       lineterminator="\n")
+    w.writeheader()
+    for row in rows:
+        w.writerow({csv_cell(k): csv_cell(v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def frame_csv(df) -> str:
+    """A pandas DataFrame as CSV text (no index), every string cell and header through
+    ``csv_cell``."""
+    from pandas.api.types import is_numeric_dtype
+
+    safe = df.copy()
+    safe.columns = [csv_cell(c) for c in safe.columns]
+    for i in range(safe.shape[1]):
+        col = safe.iloc[:, i]
+        if not is_numeric_dtype(col):  # text, or mixed (object) columns
+            safe.isetitem(i, col.map(csv_cell))
+    return safe.to_csv(index=False)
+
+
 def clean(obj: Any) -> Any:
     """JSON-able copy: numpy scalars -> Python, non-finite floats -> None, tuples -> lists."""
     if isinstance(obj, dict):
