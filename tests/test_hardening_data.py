@@ -19,7 +19,7 @@ import pytest
 from memorybench import cli
 from memorybench import settings as S
 from memorybench.config import run_id
-from memorybench.errors import DataError, OutputError
+from memorybench.errors import ConfigError, DataError, OutputError
 from memorybench.run import store
 
 SUMMARY = {
@@ -311,3 +311,29 @@ def test_integers_out_of_range_are_skipped_and_the_report_does_not_overflow(tmp_
     assert len(notes) == 1 and repr(key) in notes[0] and "b" * 16 in notes[0]
     tables = report_tables(tmp_path, warn=notes.append)  # what crashed with an OverflowError
     assert "gru" not in tables["horizon.csv"]
+
+
+# -- 11. environment variables are checked as options are ---------------------------------------
+@pytest.mark.parametrize("value", ["²", "0", "-1", "1.5", "two", "٣x"])
+def test_a_bad_workers_variable_is_one_line_also_on_dry_run(tmp_path, capsys, monkeypatch,
+                                                           value):
+    from memorybench.run.sweep import default_workers
+
+    monkeypatch.setenv("MEMORYBENCH_WORKERS", value)
+    with pytest.raises(ConfigError, match="MEMORYBENCH_WORKERS="):
+        default_workers()
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "--profile", "smoke", "--tasks", "adding", "--lengths", "5",
+                  "--models", "lstm", "--seeds", "1", "--out", str(tmp_path), "--dry-run"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: $MEMORYBENCH_WORKERS="), err
+    assert "Traceback" not in err
+
+
+def test_a_good_workers_variable_is_read(monkeypatch):
+    from memorybench.run.sweep import default_workers
+
+    monkeypatch.setenv("MEMORYBENCH_WORKERS", " 3 ")
+    assert default_workers() == 3

@@ -49,9 +49,10 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, workers: int | None = None):
-        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                    or workers < 1):
-            raise ConfigError(f"--workers {workers!r} is not allowed; allowed: an integer >= 1")
+        if workers is not None:
+            check_workers(workers)
+        else:
+            default_workers()  # $MEMORYBENCH_WORKERS checked now, before anything runs
         self.workers = workers
 
     def map(self, fn, configs):
@@ -82,10 +83,24 @@ def default_workers() -> int:
     value = os.environ.get(WORKERS_ENV, "").strip()
     if not value:
         return physical_cores()
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"${WORKERS_ENV}={value!r} is not allowed; allowed: an integer >= 1 "
-                          f"(or unset: one worker per physical core)")
-    return int(value)
+    return check_workers(value, f"${WORKERS_ENV}", "(or unset: one worker per physical core)")
+
+
+def check_workers(value: Any, name: str = "--workers", more: str = "") -> int:
+    """``value`` as a number of workers: an integer >= 1 (a string such as an environment
+    variable's as ``click``'s INT reads an option); ConfigError, one line, otherwise. The one
+    check of ``--workers`` and ``$MEMORYBENCH_WORKERS``."""
+    n = value
+    if isinstance(value, str):
+        try:
+            n = int(value.strip(), 10)
+        except ValueError:  # "abc", "1.5", or digits int() does not take ("²")
+            n = None
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        shown = f"={value!r}" if name.startswith("$") else f" {value!r}"
+        raise ConfigError(f"{name}{shown} is not allowed; allowed: an integer >= 1"
+                          + (f" {more}" if more else ""))
+    return n
 
 
 def physical_cores() -> int:
