@@ -11,7 +11,9 @@ import csv
 import io
 import json
 import os
+import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -337,3 +339,42 @@ def test_a_good_workers_variable_is_read(monkeypatch):
 
     monkeypatch.setenv("MEMORYBENCH_WORKERS", " 3 ")
     assert default_workers() == 3
+
+
+# -- 13. Ctrl-C with several workers leaves no lock -------------------------------------------
+class HoldLock:
+    """A job for ``PoolExecutor``: claims its run's lock in the worker process, then sleeps
+    (a run in progress) until the worker is stopped."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+
+    def __call__(self, cfg):
+        from memorybench.run.sweep import claim
+
+        folder = store.run_dir(self.out_dir, run_id(cfg))
+        folder.mkdir(parents=True, exist_ok=True)
+        claim(folder)
+        time.sleep(600)
+
+
+def test_ctrl_c_with_two_workers_removes_the_locks_of_the_runs_in_progress(tmp_path):
+    """The driver's side of Ctrl-C (SIGINT to this process while two worker processes hold a
+    run each): the workers are stopped and their runs' locks removed. A subprocess sweep
+    with real training would take minutes here; this checks the same cleanup path."""
+    from memorybench.run.executors import PoolExecutor
+
+    configs = S.expand({**_settings(), "lengths": [5], "seeds": 2}).configs
+    locks = [store.run_dir(tmp_path, run_id(c)) / ".lock" for c in configs]
+
+    def interrupt_when_locked():
+        deadline = time.time() + 120
+        while time.time() < deadline and not all(p.exists() for p in locks):
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_locked, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        list(PoolExecutor(2, threads_per_worker=1).map(HoldLock(tmp_path), configs))
+    assert all(p.parent.is_dir() for p in locks)
+    assert [p for p in locks if p.exists()] == []

@@ -331,6 +331,18 @@ def pick_run(queue: list[tuple[str, RunConfig]], w: _Worker, workers: list[_Work
     return next((i for i, (key, _) in enumerate(queue) if key not in others), 0)
 
 
+def release_lock_of(out_dir: Path, cfg: RunConfig, pid: int) -> None:
+    """Remove the lock of ``cfg``'s run that worker process ``pid`` held when the sweep stopped
+    it (Ctrl-C, an error in the driver): a killed worker cannot release it itself, and the run
+    is left incomplete, to be run again, as with one worker in this process."""
+    from memorybench.run.sweep import break_lock
+
+    try:
+        break_lock(store.run_dir(out_dir, run_id(cfg)), pid)
+    except OSError:
+        pass
+
+
 class PoolExecutor:
     """``workers`` runs at once in worker processes of this machine (``--workers N``; the
     default local executor uses one per physical core).
@@ -393,7 +405,10 @@ class PoolExecutor:
                         workers.remove(w)
         finally:
             for w in workers:  # Ctrl-C, an error in the driver, or the end: stop every worker
-                w.stop(kill=w.cfg is not None)
+                held = w.cfg
+                w.stop(kill=held is not None)
+                if held is not None:  # killed mid-run: its lock goes, as with one worker
+                    release_lock_of(out_dir, held, w.proc.pid)
 
     @staticmethod
     def _next_deadline(workers: list[_Worker]) -> float | None:
