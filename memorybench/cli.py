@@ -402,9 +402,12 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
         raise ConfigError(f"--min-length {min_length} is not allowed; allowed: an integer from "
                           f"1 to the base length {min(base.values())}")
     _quiet_tensorflow()
-    if dry_run:
-        first = {k: v for k, v in settings.items() if not k.endswith("lengths")}
-        _print_plan(S.expand({**first, **{f"{t}.lengths": [b] for t, b in base.items()}}), out)
+    if dry_run:  # validated as the search validates: the largest lengths' memory included
+        from memorybench.run.horizon import check_search
+
+        _, _, first = check_search(settings, base=base, max_length=top, bisect=bisect,
+                                   min_length=min_length, extend_rates=extend_rates)
+        _print_plan(first, out)
         return 0
     from memorybench.run.horizon import horizon_search
     from memorybench.run.progress import RichReporter

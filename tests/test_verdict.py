@@ -160,6 +160,22 @@ def test_the_floor_is_checked_before_any_run(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_the_largest_length_a_search_may_reach_is_checked_for_memory_first(tmp_path, capsys):
+    from memorybench.cli import main
+    from memorybench.run.horizon import horizon_search
+
+    settings = {"tasks": ["adding"], "models": ["lstm"]}
+    with pytest.raises(ConfigError, match="would need about .* of memory"):
+        horizon_search(settings, base=25, max_length=10**14, out_dir=tmp_path / "x")
+    assert not (tmp_path / "x").exists()  # refused before the first round, not rounds in
+    with pytest.raises(SystemExit) as exc:
+        main(["horizon", "--task", "adding", "--models", "lstm", "--max-length", str(10**14),
+              "--dry-run", "--out", str(tmp_path / "y")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "of memory" in err
+    assert not (tmp_path / "y").exists()
+
+
 def test_outcome_uses_the_best_rate_on_validation():
     runs = [summary(lr=0.01, val=0.001, solved=True, seed=0),
             summary(lr=0.01, val=0.002, solved=True, seed=1),

@@ -120,12 +120,14 @@ def gradflow_ratios(results: str | Path) -> list[dict[str, Any]]:
 
 def memory_path(results: str | Path, warn=None) -> list[dict[str, Any]] | None:
     """The memory-path Jacobian's summaries (``report.jacobian.jacobian_summary``) of every
-    ``gradflow/jacobian_*/jacobian.csv`` under ``results``, each with ``where`` (its folder);
-    None when there is none."""
+    ``gradflow/jacobian_*/jacobian.csv`` (or ``.csv.gz``, as the shipped results keep it) under
+    ``results``, each with ``where`` (its folder); None when there is none."""
     from memorybench.report.jacobian import jacobian_summary
 
     rows, found = [], False
-    for csv_path in sorted((Path(results) / "gradflow").glob("jacobian_*/jacobian.csv")):
+    folders = sorted((Path(results) / "gradflow").glob("jacobian_*"))
+    for csv_path in [next((p for p in (d / "jacobian.csv", d / "jacobian.csv.gz")
+                           if p.is_file()), d / "jacobian.csv") for d in folders]:
         if store.link_below(results, csv_path) is not None:
             continue
         found = True
@@ -421,7 +423,7 @@ def time_to_solve(task: str, models: list[str], reference: str, ref_row: dict | 
              if x.get("task") == task for p in (x.get("probes") or {}).values()
              if isinstance(p, dict)]
     if edges:
-        at = [lr for lr, e in edges if e]
+        at = [lr for lr, edge in edges if edge]
         top = max((lr for lr, _ in edges if isinstance(lr, (int, float))), default=None)
         lines += [f"Learning rate: the chosen rate sits at the grid's edge in {len(at)} of "
                   f"{len(edges)} probes of {e(task)}"

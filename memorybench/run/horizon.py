@@ -166,41 +166,11 @@ def horizon_search(
     Every length the search may probe is validated before anything runs (ConfigError).
     """
     from memorybench.run.sweep import get_executor, sweep
-    from memorybench.settings import expand, name_list
-    from memorybench.tasks import get_task
+    from memorybench.settings import expand
 
-    s = {k: v for k, v in settings.items() if k != "lengths" and not k.endswith(".lengths")}
-    if "tasks" not in s or "models" not in s:
-        raise ConfigError("the horizon search needs tasks and models")
-    tasks = name_list("tasks", s["tasks"])
-    for name, val in (("bisect", bisect), ("extend-rates", extend_rates)):
-        if isinstance(val, bool) or not isinstance(val, int) or val < 0:
-            raise ConfigError(f"--{name} {val!r} is not allowed; allowed: an integer >= 0")
-    searches_of_task: dict[str, tuple[int, int, int | None]] = {}
-    for t in tasks:
-        b = base[t] if isinstance(base, dict) else base
-        m = max_length[t] if isinstance(max_length, dict) else max_length
-        f = min_length.get(t) if isinstance(min_length, dict) else min_length
-        for key, v in (("base length", b), ("--max-length", m), ("--min-length", f)):
-            if v is None and key == "--min-length":
-                continue
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{key} {v!r} is not allowed; allowed: an integer >= 1")
-        if m < b:
-            raise ConfigError(f"--max-length {m} is below the base length {b} of {t}")
-        if f is not None and f > b:
-            raise ConfigError(f"--min-length {f} is above the base length {b} of {t}")
-        spec = get_task(t, length=b).spec if "length" in _fields(t) else get_task(t).spec
-        if spec.solved_at is None or "length" not in _fields(t) or spec.dataset != "synthetic":
-            raise ConfigError(
-                f"task {t!r} has no solved threshold or no length to search; the horizon "
-                f"search takes tasks with both: {', '.join(_searchable())}")
-        get_task(t, length=m)  # validates the largest length too
-        if f is not None:
-            get_task(t, length=f)  # and the shortest
-        searches_of_task[t] = (b, m, f)
-    # validate names, keys and values once (the runs of the base lengths), before any run
-    first = expand({**s, **{f"{t}.lengths": [b] for t, (b, _, _) in searches_of_task.items()}})
+    s, searches_of_task, first = check_search(settings, base=base, max_length=max_length,
+                                              bisect=bisect, min_length=min_length,
+                                              extend_rates=extend_rates)
     models = list(dict.fromkeys(c.model.name for c in first.configs))
     ex = get_executor(executor) if isinstance(executor, str) else executor
     rates = {(c.task.name, c.model.name): set() for c in first.configs}
@@ -241,6 +211,54 @@ def horizon_search(
         for x in active:
             write_record(out, x, s)
     return searches
+
+
+def check_search(settings: dict[str, Any], *, base, max_length, bisect: int = 0,
+                 min_length=None, extend_rates: int = 0):
+    """Validate a search before anything runs (ConfigError, one line): its numbers, its tasks,
+    the runs of the base lengths and the runs of the largest lengths it may reach (their memory
+    too, so a search never dies rounds in). Returns (the settings without lengths, {task: (base,
+    max, floor)}, the plan of the base lengths' runs); ``memorybench horizon --dry-run`` calls it
+    as the search does."""
+    from memorybench.settings import expand, name_list
+    from memorybench.tasks import get_task
+
+    s = {k: v for k, v in settings.items() if k != "lengths" and not k.endswith(".lengths")}
+    if "tasks" not in s or "models" not in s:
+        raise ConfigError("the horizon search needs tasks and models")
+    tasks = name_list("tasks", s["tasks"])
+    for name, val in (("bisect", bisect), ("extend-rates", extend_rates)):
+        if isinstance(val, bool) or not isinstance(val, int) or val < 0:
+            raise ConfigError(f"--{name} {val!r} is not allowed; allowed: an integer >= 0")
+    searches_of_task: dict[str, tuple[int, int, int | None]] = {}
+    for t in tasks:
+        b = base[t] if isinstance(base, dict) else base
+        m = max_length[t] if isinstance(max_length, dict) else max_length
+        f = min_length.get(t) if isinstance(min_length, dict) else min_length
+        for key, v in (("base length", b), ("--max-length", m), ("--min-length", f)):
+            if v is None and key == "--min-length":
+                continue
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{key} {v!r} is not allowed; allowed: an integer >= 1")
+        if m < b:
+            raise ConfigError(f"--max-length {m} is below the base length {b} of {t}")
+        if f is not None and f > b:
+            raise ConfigError(f"--min-length {f} is above the base length {b} of {t}")
+        spec = get_task(t, length=b).spec if "length" in _fields(t) else get_task(t).spec
+        if spec.solved_at is None or "length" not in _fields(t) or spec.dataset != "synthetic":
+            raise ConfigError(
+                f"task {t!r} has no solved threshold or no length to search; the horizon "
+                f"search takes tasks with both: {', '.join(_searchable())}")
+        get_task(t, length=m)  # validates the largest length too
+        if f is not None:
+            get_task(t, length=f)  # and the shortest
+        searches_of_task[t] = (b, m, f)
+    # validate names, keys and values once (the runs of the base lengths), before any run
+    first = expand({**s, **{f"{t}.lengths": [b] for t, (b, _, _) in searches_of_task.items()}})
+    for t, (_, mx, _) in searches_of_task.items():
+        if mx != searches_of_task[t][0]:
+            expand({**s, "tasks": [t], f"{t}.lengths": [mx]})
+    return s, searches_of_task, first
 
 
 def _fields(task: str) -> set[str]:
