@@ -378,3 +378,27 @@ def test_ctrl_c_with_two_workers_removes_the_locks_of_the_runs_in_progress(tmp_p
         list(PoolExecutor(2, threads_per_worker=1).map(HoldLock(tmp_path), configs))
     assert all(p.parent.is_dir() for p in locks)
     assert [p for p in locks if p.exists()] == []
+
+
+# -- 12. a run that hard-exits fails that run, not the sweep, also with one worker -------------
+def test_a_run_that_calls_os_exit_with_one_worker_is_recorded_failed_and_the_sweep_goes_on(
+        tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "res"
+    plugin = Path(__file__).parent / "plugins" / "hard_exit.py"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MEMORYBENCH_OFFLINE": "1"}
+    env.pop("MEMORYBENCH_WORKERS", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "memorybench.cli", "run", "--profile", "smoke", "--tasks",
+         "adding", "--lengths", "5", "--models", "test_hard_exit,gru", "--seeds", "1",
+         "--plugin", str(plugin), *[a for s in SETS for a in ("--set", s)], "--workers", "1",
+         "--out", str(out)], capture_output=True, text=True, env=env, timeout=600,
+        cwd=tmp_path)  # the installed package (or $PYTHONPATH), not the working folder's
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # a run failed; not 7
+    runs = {s["model"]: s for s in store.iter_summaries(out)}
+    assert runs["test_hard_exit"]["status"] == "failed"
+    assert "os._exit(7)" in runs["test_hard_exit"]["reason"]
+    assert runs["gru"]["status"] == "completed"  # the sweep went on
+    assert list(out.glob("runs/*/.lock")) == []

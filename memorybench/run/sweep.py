@@ -9,6 +9,7 @@ ones only with ``retry_failed``). Runs go through an *executor*, a small interfa
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -43,7 +44,8 @@ class LocalExecutor:
     to worker processes also with one worker when a run has a time limit (``train.timeout_s``:
     a worker can be stopped at the deadline, this process cannot), and stay in this process when
     a name of the grid is registered only here (not from a plugin file, an entry point or a
-    module), which a worker process could not see.
+    module), which a worker process could not see. In this process, a run's ``os._exit`` fails
+    that run, not the sweep (``hard_exit_raises``).
     """
 
     name = "local"
@@ -70,7 +72,31 @@ class LocalExecutor:
             yield from _pool_executor(n).map(fn, configs)
             return
         for cfg in configs:
-            yield fn(cfg)
+            with hard_exit_raises():  # a run's os._exit fails that run, not the sweep
+                result = fn(cfg)
+            yield result
+
+
+@contextlib.contextmanager
+def hard_exit_raises():
+    """While a run runs in this process, ``os._exit(code)`` called from this thread raises
+    ``HardExit`` (a ``SystemExit``: ``RunJob`` records the run as failed, releases its lock and
+    the sweep goes on, as when a worker process dies) instead of ending the sweep without a
+    word. Other threads and forked children keep the real ``os._exit``."""
+    from memorybench.run.train import HardExit
+
+    real, pid, thread = os._exit, os.getpid(), threading.get_ident()
+
+    def _exit(code: int) -> None:
+        if os.getpid() == pid and threading.get_ident() == thread:
+            raise HardExit(code)
+        real(code)
+
+    os._exit = _exit
+    try:
+        yield
+    finally:
+        os._exit = real
 
 
 WORKERS_ENV = "MEMORYBENCH_WORKERS"

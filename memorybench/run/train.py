@@ -159,8 +159,17 @@ def run_folder(out_dir: str | Path, rid: str) -> Path:
     return folder
 
 
+class HardExit(SystemExit):
+    """``os._exit`` called inside a run that runs in the sweep's own process (one worker):
+    raised instead of ending the process (``run.sweep.hard_exit_raises``), so the run is
+    recorded as failed and the sweep goes on, as a worker process's death is with several."""
+
+
 def failure_reason(exc: BaseException) -> str:
-    """The one-line reason of a failed run; ``sys.exit`` inside a run is named as such."""
+    """The one-line reason of a failed run; ``sys.exit`` and ``os._exit`` inside a run are
+    named as such."""
+    if isinstance(exc, HardExit):
+        return f"os._exit({exc.code!r}) was called inside the run"
     if isinstance(exc, SystemExit):
         return f"SystemExit: sys.exit({exc.code!r}) was called inside the run"
     return one_line(exc)
