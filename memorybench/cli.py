@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from memorybench.errors import ConfigError, MemorybenchError
+from memorybench.errors import ConfigError, MemorybenchError, printable
 from memorybench.run.store import DEFAULT_RESULTS
 
 
@@ -352,6 +352,9 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
 @click.option("--min-length", type=int, default=None,
               help="When the base length is not solved, halve down to this length  [default: "
               "never below the base length]")
+@click.option("--retry-failed", is_flag=True,
+              help="Run failed runs again (a failed length is 'not measured', never 'not "
+              "solved', and stops its search).")
 @click.option("--extend-rates", type=int, default=0, show_default=True,
               help="When the chosen rate is the grid's largest (smallest), probe that length "
               "again with 3x (1/3x) it, up to this many times a length.")
@@ -366,8 +369,8 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
 @click.option("--executor", default="local", show_default=True, help="local or ray.")
 @click.option("--dry-run", is_flag=True, help="Print the runs of the first round and stop.")
 def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect, min_length,
-                extend_rates, profile, plugin, match_params, set_, out, workers, executor,
-                dry_run) -> int:
+                retry_failed, extend_rates, profile, plugin, match_params, set_, out, workers,
+                executor, dry_run) -> int:
     """Measure memory horizons: double the length while a majority of seeds solve (halve down
     to --min-length while they do not), then bisect.
 
@@ -415,18 +418,31 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
     console = _console()
     searches = horizon_search(
         settings, base=base, max_length=top, bisect=bisect, min_length=min_length,
-        extend_rates=extend_rates, out_dir=_writable_dir(out),
+        extend_rates=extend_rates, retry_failed=retry_failed, out_dir=_writable_dir(out),
         executor=ex, echo=lambda m: console.print(m, markup=False, highlight=False),
         reporter_factory=lambda: RichReporter(console),
     )
     from memorybench.report.leaderboard import bracket
 
     for x in searches:
-        console.print(f"{x.task:<14} {x.model:<16} horizon {bracket(x.lo, x.hi, x.hit_max)}",
+        console.print(f"{x.task:<14} {x.model:<16} horizon {bracket(x.lo, x.hi, x.hit_max)}"
+                      + (f" not measured at {printable(x.problem)}" if x.problem else ""),
                       markup=False, highlight=False)
     console.print(f"results: {out}\nnext:    memorybench report --results {out}",
                   markup=False, highlight=False)
-    return 0
+    return _say_not_measured(console, [x.problem for x in searches if x.problem])
+
+
+def _say_not_measured(console, stopped: list[str]) -> int:
+    """1 (and the way out) when a search stopped at a length that is not a measurement, else
+    0."""
+    if not stopped:
+        return 0
+    console.print(f"{len(stopped)} search(es) stopped at a length that is not a measurement "
+                  f"(a failed run, or seeds diverged at the chosen rate); the same command "
+                  f"with --retry-failed runs the failed runs again", markup=False,
+                  highlight=False)
+    return 1
 
 
 @app.command("study")
@@ -439,16 +455,18 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
 @click.option("--workers", type=int, default=None,
               help="Runs at once (default: the scale's, 2 on cpu).")
 @click.option("--executor", default="local", show_default=True, help="local or ray.")
+@click.option("--retry-failed", is_flag=True, help="Run failed runs again.")
 @click.option("--dry-run", is_flag=True, help="Print the study's settings and first round.")
-def study_cmd(name, scale, out, set_, workers, executor, dry_run) -> int:
+def study_cmd(name, scale, out, set_, workers, executor, retry_failed, dry_run) -> int:
     """Run a study (why-lstm): horizon searches, gradient flow, then the report with Findings."""
     from memorybench import settings as S
     from memorybench.run.sweep import get_executor
 
     st = S.study(name, scale)
     out = out or Path(DEFAULT_RESULTS) / f"{name}-{scale}"
-    if executor == "local":
-        ex = get_executor("local", workers=workers or st.get("workers") or 1)
+    if executor == "local":  # --workers 0 is refused, never the scale's default
+        ex = get_executor("local", workers=workers if workers is not None
+                          else st.get("workers") or 1)
     else:
         ex = get_executor(executor, workers=workers)
     _quiet_tensorflow()
@@ -467,13 +485,14 @@ def study_cmd(name, scale, out, set_, workers, executor, dry_run) -> int:
     console = _console()
     say = lambda m: console.print(m, markup=False, highlight=False)  # noqa: E731
     rec = run_study(name, scale, _writable_dir(out), sets=list(set_), executor=ex, echo=say,
-                    reporter_factory=lambda: RichReporter(console),
+                    reporter_factory=lambda: RichReporter(console), retry_failed=retry_failed,
                     command=" ".join(["memorybench", *sys.argv[1:]]))
     index = make_report(out, warn=_warn)
     say(f"study finished in {rec['wall_seconds']:.0f} s; report: {index}")
     headline = (out / "report" / "findings.md").read_text().split("## Headline", 1)[-1]
     say("Findings:\n" + headline.split("\n## ", 1)[0].strip())
-    return 0
+    return _say_not_measured(console, [f"{t} {m}: {why}" for t, by_model in (
+        rec.get("not_measured") or {}).items() for m, why in by_model.items()])
 
 
 def _print_plan(plan, out: Path) -> None:

@@ -417,3 +417,70 @@ def test_names_from_results_are_escaped_in_every_line_of_the_findings():
 
     page = markdown_html(md)
     assert "<img" not in page and "<script>" not in page and "&lt;img src=x" in page
+
+
+# -- a failure is not "not solved" ----------------------------------------------------------
+def test_a_failed_run_makes_its_length_not_measured_and_stops_the_search():
+    ok = [summary(length=20, seed=s, lr=0.01, solved=True, val=0.001) for s in (0, 1, 2)]
+    crashed = [{**summary(length=20, seed=s, lr=0.03, status="failed"),
+                "reason": "RuntimeError: boom\nline two"} for s in (0, 1)]
+    out = outcome(ok + crashed + [summary(length=20, seed=2, lr=0.03, val=0.2)])
+    assert out["not_measured"] == "2 of 6 runs failed (RuntimeError: boom line two)"
+    diverged = [summary(length=20, seed=s, lr=0.01, status="diverged", val=None)
+                for s in (0, 1)] + [summary(length=20, seed=2, lr=0.01, val=0.2)]
+    assert outcome(diverged)["not_measured"].startswith(
+        "2 of 3 seeds diverged at the chosen rate 0.01")
+    assert "not_measured" not in outcome(ok)
+    x = Search("adding", "lstm", base=10, max_length=40)
+    x.record(10, {"solved": True})
+    x.record(20, {"solved": False, "not_measured": "2 of 6 runs failed (boom)"})
+    assert x.next_length is None and (x.lo, x.hi) == (10, None)
+    assert x.problem == "L=20: 2 of 6 runs failed (boom)"
+    assert x.to_dict()["not_measured"] == x.problem
+
+
+def test_the_report_says_not_measured_where_a_search_stopped_at_a_failure():
+    runs = [summary(length=10, seed=s, solved=True, val=0.001) for s in (0, 1, 2)]
+    runs += [summary(length=20, seed=s, status="failed") for s in (0, 1, 2)]
+    row = lb.horizons(runs).to_dict("records")[0]
+    assert row["horizon"] == 10 and lb._missing(row["smallest_failed"])
+    assert row["not_measured"] == "L=20: 3 of 3 seeds failed at lr 0.01" and not row["hit_max"]
+    assert lb.bracket_of(row) == "[10, ?) not measured at L=20: 3 of 3 seeds failed at lr 0.01"
+    md, headline = fd.findings(runs, [], {"name": "s", "scale": "t", "tasks": ["adding"],
+                                          "models": ["lstm"], "reference": "lstm"})
+    assert headline[0] == ("adding: longest horizon lstm, solves L=10, is not measured at L=20: "
+                           "3 of 3 seeds failed at lr 0.01 (--retry-failed runs it again).")
+    assert "| 1 | lstm | [10, ?) not measured at L=20: 3 of 3 seeds failed at lr 0.01 |" in md
+    assert "[10, -)" not in md and "not L=20" not in md
+    # a failure above a measured failure leaves the bracket as it is
+    runs2 = runs[:3] + [summary(length=20, seed=s, val=0.2) for s in (0, 1, 2)] + [
+        summary(length=40, seed=s, status="failed") for s in (0, 1, 2)]
+    row = lb.horizons(runs2).to_dict("records")[0]
+    assert (row["horizon"], row["smallest_failed"], row["not_measured"]) == (10, 20, None)
+
+
+def test_horizon_exits_1_on_a_failed_length_and_retry_failed_runs_it_again(tmp_path, capsys):
+    from pathlib import Path
+
+    from memorybench.cli import main
+    from memorybench.run import store
+
+    plugin = Path(__file__).parent / "plugins" / "faulty.py"
+    args = ["horizon", "--task", "adding", "--models", "test_raise", "--plugin", str(plugin),
+            "--base-length", "3", "--max-length", "6", "--seeds", "1", "--profile", "smoke",
+            "--out", str(tmp_path), *[f"--set={k}={v}" for k, v in TINY.items()]]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+    assert exc.value.code == 1 and "not measured at L=3: 1 of 1 runs failed" in out
+    assert "--retry-failed" in out
+    record = json.loads(next((tmp_path / "searches").glob("*.json")).read_text())
+    assert record["not_measured"].startswith("L=3: 1 of 1 runs failed (")
+    assert sorted(record["probes"]) == ["3"]  # the search stopped there
+    (rid,) = record["probes"]["3"]["run_ids"]
+    first = json.loads((store.run_dir(tmp_path, rid) / "summary.json").read_text())
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--retry-failed"])
+    assert exc.value.code == 1
+    again = json.loads((store.run_dir(tmp_path, rid) / "summary.json").read_text())
+    assert again["started_at"] >= first["started_at"] and again != first  # run again

@@ -24,7 +24,14 @@ from typing import Any
 
 from memorybench.report import survival as sv
 from memorybench.report import verdict as vd
-from memorybench.report.leaderboard import _missing, bracket, fmt, horizons, md_table
+from memorybench.report.leaderboard import (
+    _missing,
+    bracket,
+    bracket_of,
+    fmt,
+    horizons,
+    md_table,
+)
 from memorybench.report.leaderboard import md_text as e
 from memorybench.run import store
 
@@ -195,6 +202,9 @@ def _horizon_phrase(r: dict[str, Any]) -> str:
     h, f = r["horizon"], r["smallest_failed"]
     lrs = dict(x.split(":") for x in (r.get("lrs_chosen") or "").split(",") if ":" in x)
     seeds = r.get("seeds_at_horizon")
+    if isinstance(r.get("not_measured"), str) and r["not_measured"]:
+        return ((f"solves L={fmt(h)}, " if not _missing(h) else "")
+                + f"is not measured at {e(r['not_measured'])} (--retry-failed runs it again)")
     if _missing(h):
         lr = lrs.get(str(f))
         return (f"solves no length tried (fails at L={fmt(f)}"
@@ -243,8 +253,7 @@ def factor_table(factors: Any, models: list[str], tasks: list[str],
                 continue
             sh = seeds.get((task, m))
             median = f"median {vd.summary(sh)}; " if sh is not None and sh.values else ""
-            cells.append(median + "bracket " + bracket(r["horizon"], r["smallest_failed"],
-                                                       r["hit_max"] is True))
+            cells.append(median + "bracket " + bracket_of(r))
         rows.append([m, *values, *cells])
     return ["## The argument, step by step", "",
             "What each model has of the LSTM's design (Hochreiter & Schmidhuber 1997: the unit "
@@ -455,7 +464,9 @@ def findings(
                                  if at else None)
     failed_only = {(r["task"], r["model"]) for r in runs} - {
         (r["task"], r["model"]) for r in runs if r.get("status") == "completed"}
-    seeds = {k: v for k, v in vd.seed_horizons(runs).items() if k not in failed_only}
+    unmeasured = {(r["task"], r["model"]) for r in recs if isinstance(r.get("not_measured"), str)}
+    seeds = {k: v for k, v in vd.seed_horizons(runs).items()
+             if k not in failed_only and k not in unmeasured}
     tts = sv.times(runs)
 
     tasks = list(study["tasks"]) if study else sorted({r["task"] for r in recs})
@@ -534,8 +545,7 @@ def ranking(task: str, models: list[str], rows: dict[str, dict], measured: list[
             rank, prev = i + 1, v
         r = rows[m]
         sh = seeds.get((task, m))
-        table.append([str(rank), m, bracket(r["horizon"], r["smallest_failed"],
-                                            r["hit_max"] is True),
+        table.append([str(rank), m, bracket_of(r),
                       r["seeds_at_horizon"] or "-", vd.summary(sh), vd.per_seed(sh),
                       r["lrs_chosen"] or "-", fmt(r["params"])])
     for m in models:
@@ -554,6 +564,8 @@ def ties(rows: dict[str, dict], measured: list[str]) -> list[str]:
     groups: dict[tuple, list[str]] = {}
     for m in measured:
         r = rows[m]
+        if isinstance(r.get("not_measured"), str):
+            continue  # its bracket ends where it was not measured: not a tie
         groups.setdefault((fmt(r["horizon"]), fmt(r["smallest_failed"]), r["hit_max"] is True),
                           []).append(m)
     out = []
@@ -587,6 +599,9 @@ def task_headline(task: str, rows: dict[str, dict], measured: list[str], referen
     for m in ("simple_rnn", "ungated", "cec", reference):
         if m in rows and m not in best and (task, m) not in failed_only:
             out.append(f"{e(task)}: {e(m)} {_horizon_phrase(rows[m])}.")
+    out += [f"{e(task)}: {e(m)} {_horizon_phrase(rows[m])}." for m in measured
+            if isinstance(rows[m].get("not_measured"), str) and m not in (
+                "simple_rnn", "ungated", "cec", reference)]
     return out
 
 

@@ -62,8 +62,8 @@ LEADERBOARD_COLUMNS = [
 ALL_RATES_COLUMNS = [*LEADERBOARD_COLUMNS, "chosen"]
 HORIZON_COLUMNS = [
     "dataset", "task", "variant", "model", "units", "layers", "model_params", "params",
-    "horizon", "smallest_failed", "hit_max", "lengths", "solved_lengths", "lrs_chosen",
-    "n_seeds", "train",
+    "horizon", "smallest_failed", "hit_max", "not_measured", "lengths", "solved_lengths",
+    "lrs_chosen", "n_seeds", "train",
 ]
 
 
@@ -318,13 +318,27 @@ def horizons(runs: Iterable[dict[str, Any]], searches: Iterable[dict[str, Any]] 
     smallest length above the horizon that is not solved (the bracket's upper end; with no
     length solved, the smallest length run); ``hit_max`` is true where a horizon search
     (``searches``: records from ``<results>/searches/``) stopped at its maximum length while
-    still solving, so the horizon is only a lower bound.
+    still solving, so the horizon is only a lower bound. ``not_measured`` ("L=50: 2 of 5 seeds
+    failed at lr 0.01"): no measured failure lies above the horizon, and the first length above
+    it where a run failed (any rate) or seeds diverged at the chosen rate ends the bracket there;
+    such a length never counts as not solved.
     """
     import pandas as pd
 
     runs = list(runs)
-    rows = [r for r in aggregate(runs) if r["chosen"]]
+    every = aggregate(runs)
+    rows = [r for r in every if r["chosen"]]
     at_max = {(x.get("task"), x.get("model")): bool(x.get("hit_max")) for x in searches}
+    hkey = ("dataset", "task", "variant", "train", "model", "units", "layers", "model_params")
+    broken: dict[tuple, str] = {}  # (group, length) -> why it is not a measurement
+    for r in every:
+        k = (tuple(r[c] for c in hkey), r["length"])
+        if r["n_failed"]:
+            broken[k] = (f"{r['n_failed']} of {r['n_seeds']} seeds failed at lr {fmt(r['lr'])}"
+                         + ("; " + broken[k] if k in broken else ""))
+        elif r["chosen"] and r["n_diverged"]:
+            broken.setdefault(k, f"{r['n_diverged']} of {r['n_seeds']} seeds diverged at the "
+                                 f"chosen lr {fmt(r['lr'])}")
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         key = (r["dataset"], r["task"], r["variant"], r["train"], r["model"], r["units"],
@@ -333,18 +347,27 @@ def horizons(runs: Iterable[dict[str, Any]], searches: Iterable[dict[str, Any]] 
     out = []
     for key, rs in groups.items():
         rs.sort(key=lambda r: r["length"])
-        # majority: more than half of the seeds run at that length solved it
-        solved = [r["length"] for r in rs if r["solved_frac"] > 0.5]
+        bad = {r["length"] for r in rs if (key, r["length"]) in broken}
+        # majority: more than half of the seeds run at that length solved it; a length that is
+        # not a measurement (a run failed at any rate, or seeds diverged at the chosen rate)
+        # counts neither as solved nor as failed
+        solved = [r["length"] for r in rs if r["solved_frac"] > 0.5 and r["length"] not in bad]
         horizon = max(solved) if solved else None
-        above = [r["length"] for r in rs if r["length"] not in solved
+        above = [r["length"] for r in rs if r["length"] not in solved and r["length"] not in bad
                  and (horizon is None or r["length"] > horizon)]
+        # with no measured failure above the horizon, the first broken length above it is
+        # where the bracket ends: "not measured", never "not solved"
+        problem = None if above else min(
+            (L for L in bad if horizon is None or L > horizon), default=None)
         params = [r["params"] for r in rs if r["params"] is not None]
         out.append(dict(
             dataset=key[0], task=key[1], variant=key[2], train=key[3], model=key[4],
             units=key[5], layers=key[6], model_params=key[7],
             params=params[0] if params else None,
             horizon=horizon, smallest_failed=min(above) if above else None,
-            hit_max=at_max.get((key[1], key[4]), False) and not above,
+            hit_max=at_max.get((key[1], key[4]), False) and not above and problem is None,
+            not_measured=(f"L={problem}: {broken[(key, problem)]}"
+                          if problem is not None else None),
             lengths=",".join(str(r["length"]) for r in rs),
             solved_lengths=",".join(map(str, solved)),
             lrs_chosen=",".join(f"{r['length']}:{fmt(r['lr'])}" for r in rs
@@ -370,6 +393,16 @@ def bracket(horizon, smallest_failed, hit_max: bool = False) -> str:
     lo = "-" if _missing(horizon) else fmt(horizon)
     hi = "-" if _missing(smallest_failed) else fmt(smallest_failed)
     return f"[{lo}, {hi})" + (" max" if hit_max else "")
+
+
+def bracket_of(row: dict[str, Any]) -> str:
+    """A ``horizons`` row's bracket; where it ends at a length that is not a measurement,
+    ``[25, ?) not measured at L=50: 2 of 5 seeds failed at lr 0.01``."""
+    why = row.get("not_measured")
+    if isinstance(why, str) and why:
+        lo = "-" if _missing(row["horizon"]) else fmt(row["horizon"])
+        return f"[{lo}, ?) not measured at {why}"
+    return bracket(row["horizon"], row["smallest_failed"], row["hit_max"] is True)
 
 
 def _missing(v) -> bool:
@@ -625,8 +658,7 @@ def display_blocks(df, kind: str = "leaderboard",
             ]
         else:
             row = [
-                label, fmt(r["params"]), fmt(r["units"]), fmt(r["horizon"]),
-                bracket(r["horizon"], r["smallest_failed"], r["hit_max"] is True),
+                label, fmt(r["params"]), fmt(r["units"]), fmt(r["horizon"]), bracket_of(r),
                 r["lengths"] or "-", r["solved_lengths"] or "-", r["lrs_chosen"] or "-",
                 fmt(r["n_seeds"]),
             ]

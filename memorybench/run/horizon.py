@@ -13,6 +13,11 @@ grid's largest (smallest), the search probes that length again with the next rat
 new rate lost on validation (a diverging rate ranks last), or N is spent. The probe records the
 grid it ended with (``lrs``) and the rates it added (``rates_added``).
 
+A failure is not "not solved". When a run at a probed length failed (at any rate), or seeds
+diverged at the chosen rate, that length is not measured: the search stops there and says so
+(``not_measured`` in its record: "L=50: 2 of 10 runs failed (...)"), ``memorybench horizon``
+and ``study`` exit 1, and ``--retry-failed`` runs the failed runs again.
+
 "Solved at a length" means: at that model's best learning rate for that length (chosen on the
 validation split, ``report.selection.choose_rate``), more than half of the seeds solve the test
 split. Every probed length runs *all* rates of the grid with all seeds: the best rate moves with
@@ -64,6 +69,7 @@ class Search:
     rates: tuple[float, ...] = ()  # the base rate grid (extended per length when at its edge)
     extend_rates: int = 0  # how many rates a length may add beyond the grid's edge
     added: dict[int, list[float]] = field(default_factory=dict)  # length -> rates added
+    problem: str | None = None  # "L=50: 2 of 10 runs failed (...)": the search stopped there
 
     def __post_init__(self):
         self.next_length = self.base
@@ -91,6 +97,10 @@ class Search:
         if self.added.get(length):
             outcome["rates_added"] = list(self.added[length])
         self.probes[length] = outcome
+        if outcome.get("not_measured"):  # a failure is not "not solved": stop, say so
+            self.problem = f"L={length}: {outcome['not_measured']}"
+            self.next_length = None
+            return
         beyond = self._extension(length, outcome)
         if beyond is not None:  # probe this length again with the next rate beyond the edge
             self.added.setdefault(length, []).append(beyond)
@@ -120,7 +130,7 @@ class Search:
         return {
             "task": self.task, "model": self.model, "base": self.base,
             "max_length": self.max_length, "bisect": self.bisect, "floor": self.floor,
-            "extend_rates": self.extend_rates,
+            "extend_rates": self.extend_rates, "not_measured": self.problem,
             "largest_solved": self.lo, "smallest_failed": self.hi, "hit_max": self.hit_max,
             "probes": {str(k): v for k, v in sorted(self.probes.items())},
         }
@@ -134,12 +144,38 @@ def outcome(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     higher = bool(summaries[0].get("higher_is_better")) if summaries else True
     lr, edge = choose_rate(by_rate, higher)
     chosen = by_rate[lr]
-    return {
+    out = {
         "solved": majority_solved(chosen), "lr": lr, "lr_at_edge": edge,
         "seeds_solved": sum(s.get("solved") is True for s in chosen), "seeds": len(chosen),
         "statuses": sorted({s.get("status") for s in summaries}),
         "run_ids": sorted(s.get("run_id") for s in summaries),
     }
+    problem = not_measured(summaries, chosen)
+    if problem:
+        out["not_measured"] = problem
+    return out
+
+
+def not_measured(summaries: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> str | None:
+    """Why a probed length is not a measurement, or None: a run failed there (at any rate: it
+    has no validation score, so even the rate choice is open), or seeds diverged at the chosen
+    rate (every rate had a failed or diverged seed). Never read as "not solved"."""
+    failed = [s for s in summaries if s.get("status") == "failed"]
+    diverged = [s for s in chosen if s.get("status") == "diverged"]
+    if failed:
+        return (f"{len(failed)} of {len(summaries)} runs failed"
+                + _reason(failed[0]))
+    if diverged:
+        return (f"{len(diverged)} of {len(chosen)} seeds diverged at the chosen rate "
+                f"{rate_of(diverged[0])}" + _reason(diverged[0]))
+    return None
+
+
+def _reason(summary: dict[str, Any]) -> str:
+    from memorybench.errors import printable
+
+    why = summary.get("reason")
+    return f" ({printable(why)[:200]})" if isinstance(why, str) and why else ""
 
 
 def horizon_search(

@@ -428,7 +428,7 @@ SEARCH_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "task": ((str,), False), "model": ((str,), False),
     **{k: ((int,), True) for k in ("base", "max_length", "bisect", "largest_solved",
                                    "smallest_failed", "floor")},
-    "hit_max": ((bool,), True), "probes": ((dict,), True),
+    "hit_max": ((bool,), True), "probes": ((dict,), True), "not_measured": ((str,), True),
 }
 STUDY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     **{k: ((str,), True) for k in ("name", "scale", "description", "reference",
@@ -437,7 +437,7 @@ STUDY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     # "steps" and "claims" (lists of objects) are read item by item by report/findings.py
     "tasks": ((list,), True), "models": ((list,), True),
     **{k: ((dict,), True) for k in ("settings", "gradflow", "not_searched", "factors",
-                                    "jacobian")},
+                                    "jacobian", "not_measured")},
 }
 
 

@@ -56,6 +56,7 @@ def run_study(
     echo=None,
     reporter_factory=None,
     command: str | None = None,
+    retry_failed: bool = False,
 ) -> dict[str, Any]:
     """Run the study; returns its record (also written to ``out_dir/study.json``)."""
     from memorybench import __version__
@@ -79,6 +80,7 @@ def run_study(
         settings, base=st["base"], max_length=st["max_length"], bisect=st["bisect"],
         min_length=st.get("min_length"), extend_rates=st.get("extend_rates", 0), out_dir=out,
         executor=executor, save_weights=True, echo=echo, reporter_factory=reporter_factory,
+        retry_failed=retry_failed,
     )
     search_seconds = time.perf_counter() - t0
     g = st["gradflow"]
@@ -123,11 +125,22 @@ def run_study(
         "machine": f"{platform.machine()}, {_cpus()} CPUs, {platform.platform()}",
         "memorybench_version": __version__,
         "gradflow_csv": str(grad_files["csv"].relative_to(out)) if grad_files else None,
+        # searches that stopped at a length that is not a measurement (a failed run): task ->
+        # model -> "L=50: 2 of 10 runs failed (...)"; `memorybench study` then exits 1
+        "not_measured": _not_measured(searches),
         "jacobian": jac,
         "jacobian_csv": str(jac_files["csv"].relative_to(out)) if jac_files else None,
     }
     store.write_json(out / STUDY_RECORD, record)
     return record
+
+
+def _not_measured(searches) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for x in searches:
+        if x.problem:
+            out.setdefault(x.task, {})[x.model] = x.problem
+    return out
 
 
 def jacobian_folder(jac: dict[str, Any]) -> str:
