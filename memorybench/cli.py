@@ -642,7 +642,7 @@ def reproduce_cmd(profiles, scale, out, models, set_, workers, retry_failed, dry
     names = R.profiles_of(profiles)
     sc = R.check_scale(scale)
     out = out or Path(DEFAULT_RESULTS) / f"reproduce-{'-'.join(names)}-{scale}"
-    ex = get_executor("local", workers=workers or sc.get("workers") or 1)
+    ex = get_executor("local", workers=workers if workers is not None else sc.get("workers") or 1)
     _quiet_tensorflow()
     rep = R.plan_reproduction(names, scale, models=models, sets=list(set_))
     scaled = scale != "full"

@@ -484,3 +484,15 @@ def test_horizon_exits_1_on_a_failed_length_and_retry_failed_runs_it_again(tmp_p
     assert exc.value.code == 1
     again = json.loads((store.run_dir(tmp_path, rid) / "summary.json").read_text())
     assert again["started_at"] >= first["started_at"] and again != first  # run again
+
+
+@pytest.mark.parametrize("command", [["study", "why-lstm", "--scale", "demo"],
+                                     ["reproduce", "bai2018"]])
+def test_workers_0_is_refused_not_read_as_the_default(tmp_path, capsys, command):
+    from memorybench.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--workers", "0", "--dry-run", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "workers" in err
+    assert not (tmp_path / "o").exists()
