@@ -402,3 +402,21 @@ def test_a_run_that_calls_os_exit_with_one_worker_is_recorded_failed_and_the_swe
     assert "os._exit(7)" in runs["test_hard_exit"]["reason"]
     assert runs["gru"]["status"] == "completed"  # the sweep went on
     assert list(out.glob("runs/*/.lock")) == []
+
+
+# -- 3 (links). a linked summary is read by no reader ------------------------------------------
+def test_a_linked_summary_is_run_again_by_the_sweep_as_the_report_skips_it(tmp_path):
+    from memorybench.run.sweep import plan_status
+
+    plan = S.expand({**_settings(), "lengths": [5]})
+    rid = run_id(plan.configs[0])
+    folder = _fake_run(tmp_path, rid, length=5)
+    elsewhere = tmp_path / "elsewhere.json"
+    (folder / "summary.json").rename(elsewhere)
+    (folder / "summary.json").symlink_to(elsewhere)
+    with pytest.raises(DataError, match="symbolic link"):
+        store.load_summary(folder)
+    notes: list[str] = []
+    todo, _ = plan_status(plan.configs, tmp_path, warn=notes.append)
+    assert todo == plan.configs and len(notes) == 1 and "symbolic link" in notes[0]
+    assert list(store.iter_summaries(tmp_path, warn=False)) == []

@@ -201,18 +201,22 @@ MAX_JSON_BYTES = 16 * 2**20  # the largest JSON file read from results (a summar
 
 
 def read_regular(path: str | Path, limit: int = MAX_JSON_BYTES) -> bytes:
-    """The bytes of ``path`` when it is a regular file of at most ``limit`` bytes; DataError
-    otherwise. Opened non-blocking and checked with ``fstat`` before reading, so a FIFO, a
-    device or a socket named like a results file never hangs a reader (FileNotFoundError when
-    absent, for callers that treat that case apart)."""
+    """The bytes of ``path`` when it is a regular file of at most ``limit`` bytes, not a
+    symbolic link; DataError otherwise. Opened non-blocking and checked with ``fstat`` before
+    reading, so a FIFO, a device or a socket named like a results file never hangs a reader
+    (FileNotFoundError when absent, for callers that treat that case apart)."""
     import stat
 
     f = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(f, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(f, flags | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         raise
     except OSError as exc:
+        if f.is_symlink():  # ELOOP: results are read only from files inside the folder
+            raise DataError(f"{f}: is a symbolic link (results are read only from files "
+                            f"inside the results folder)") from None
         raise DataError(f"{f}: cannot be read: {exc.strerror or exc}") from None
     try:
         st = os.fstat(fd)
