@@ -420,3 +420,20 @@ def test_a_linked_summary_is_run_again_by_the_sweep_as_the_report_skips_it(tmp_p
     todo, _ = plan_status(plan.configs, tmp_path, warn=notes.append)
     assert todo == plan.configs and len(notes) == 1 and "symbolic link" in notes[0]
     assert list(store.iter_summaries(tmp_path, warn=False)) == []
+
+
+# -- 8 (locks). a FIFO named .lock does not hang a sweep -----------------------------------------
+def test_a_fifo_named_lock_is_taken_over_once_stale_without_waiting(tmp_path):
+    from memorybench.run.sweep import HEARTBEAT_S, claim, read_lock
+
+    folder = tmp_path / "runs" / "r"
+    folder.mkdir(parents=True)
+    fifo = folder / ".lock"
+    os.mkfifo(fifo)
+    old = time.time() - 2 * HEARTBEAT_S
+    os.utime(fifo, (old, old))
+    assert _within(20, lambda: read_lock(fifo), unblock=[fifo]) == ("", None)
+    lock, owner = _within(20, lambda: claim(folder), unblock=[fifo])
+    assert lock is not None and owner is None and fifo.is_file()  # a lock file of ours now
+    lock.release()
+    assert not fifo.exists()

@@ -296,11 +296,12 @@ def read_lock(path: Path) -> tuple[str | None, dict | None]:
     it does not parse (being written, or damaged)."""
     import json
 
-    try:
-        text = path.read_text()
+    try:  # a regular file only: a FIFO named .lock would hang the sweep (then it reads as
+        # unparsable, and is taken over once stale)
+        text = store.read_regular(path, limit=4096).decode("utf-8", "replace")
     except FileNotFoundError:
         return None, None
-    except OSError:
+    except OSError:  # DataError too
         return "", None
     try:
         info = json.loads(text)
