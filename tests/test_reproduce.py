@@ -335,3 +335,13 @@ def test_record_round_trip_and_corrupt_record(tmp_path):
     said, runs = [], [{"run_id": "a"}]
     _attach_reproduction(tmp_path, runs, said.append)
     assert runs == [{"run_id": "a"}] and "reproduce.json" in said[0]
+
+
+def test_reproduce_models_is_a_slice_of_the_profiles_models_never_another(tmp_path):
+    from memorybench.errors import ConfigError
+    from memorybench.run.reproduce import plan_reproduction
+
+    with pytest.raises(ConfigError, match="mamba: not a model of bai2018; its models: lstm"):
+        plan_reproduction("bai2018", "cpu", models="mamba")
+    rep = plan_reproduction("bai2018", "cpu", models="lstm")
+    assert {c.model.name for c in rep.configs} == {"lstm"}

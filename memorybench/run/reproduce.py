@@ -148,13 +148,25 @@ def plan_reproduction(profiles: str | list[str], scale: str = "cpu",
     """Expand the profiles (``models``: a slice of their models; ``sets``: ``--set`` items,
     applied before scaling) and scale every run. Raises ConfigError for bad input."""
     from memorybench.config import run_id
-    from memorybench.settings import plan
+    from memorybench.settings import PROFILES, name_list, plan
 
     names = profiles_of(profiles)
     sc = check_scale(scale)
+    if models is not None:  # a slice of the profiles' models, never another model
+        theirs = list(dict.fromkeys(m for n in names for m in name_list(
+            "models", PROFILES[n].get("models", []))))
+        other = [m for m in name_list("--models", models) if m not in theirs]
+        if other:
+            raise ConfigError(f"--models {', '.join(other)}: not a model of "
+                              f"{', '.join(names)}; its models: {', '.join(theirs)}")
     configs, runs, notes = [], {}, []
     for name in names:
-        p = plan(name, models=models, sets=sets)
+        mine = None if models is None else ",".join(
+            m for m in name_list("--models", models)
+            if m in name_list("models", PROFILES[name].get("models", [])))
+        if mine == "":
+            continue  # none of the slice is this profile's
+        p = plan(name, models=mine, sets=sets)
         notes += p.notes
         for cfg in p.configs:
             if scale != "full" and cfg.seed >= sc["seeds"]:
