@@ -437,3 +437,20 @@ def test_a_fifo_named_lock_is_taken_over_once_stale_without_waiting(tmp_path):
     assert lock is not None and owner is None and fifo.is_file()  # a lock file of ours now
     lock.release()
     assert not fifo.exists()
+
+
+# -- 8 (figures). a FIFO named like a gradient-flow figure is not embedded ---------------------
+def test_a_fifo_named_like_a_figure_is_not_embedded_and_does_not_hang_the_report(tmp_path,
+                                                                                monkeypatch):
+    from memorybench.report import plots
+    from memorybench.report.html import make_report
+
+    monkeypatch.setattr(plots, "all_plots", lambda runs, out, searches=(): [])  # seconds
+    _fake_run(tmp_path, "a" * 16)
+    (tmp_path / "gradflow" / "adding_L10").mkdir(parents=True)
+    fifo = tmp_path / "gradflow" / "adding_L10" / "gradflow.png"
+    os.mkfifo(fifo)
+    notes: list[str] = []
+    index = _within(60, lambda: make_report(tmp_path, warn=notes.append), unblock=[fifo])
+    assert index.is_file()
+    assert any("not a regular file" in n and str(fifo) in n for n in notes), notes

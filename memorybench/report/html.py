@@ -63,11 +63,15 @@ def make_report(
     grad_pngs = []
     for png in sorted((results / GRADFLOW_DIR).glob("**/*.png")):
         link = store.link_below(results, png)
-        if link is None:
-            grad_pngs.append(png)
-        else:
+        if link is not None:
             note(f"not embedded: {png} ({link} is a symbolic link; the report embeds only files "
                  f"inside the results folder)")
+        elif not png.is_file():  # a FIFO would hang the report (store.read_regular)
+            note(f"not embedded: {png} is not a regular file")
+        elif png.stat().st_size > MAX_PNG_BYTES:
+            note(f"not embedded: {png} is larger than {MAX_PNG_BYTES // 2**20} MiB")
+        else:
+            grad_pngs.append(png)
     try:
         out.mkdir(parents=True, exist_ok=True)
         tables = report_tables(results, runs, warn=note)
@@ -193,7 +197,11 @@ def esc(value) -> str:
 
 
 def _data_uri(png: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+    data = store.read_regular(png, limit=MAX_PNG_BYTES)  # never a FIFO, never unbounded
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+MAX_PNG_BYTES = 64 * 2**20  # a figure embedded in index.html
 
 
 def markdown_html(md: str) -> str:
