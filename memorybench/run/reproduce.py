@@ -21,7 +21,6 @@ cover the shortened sequence).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -190,8 +189,10 @@ def load_record(results: str | Path) -> dict[str, Any] | None:
     path = Path(results) / RECORD
     if not path.is_file():
         return None
-    try:
-        rec = json.loads(path.read_text())
+    from memorybench.run import store
+
+    try:  # a regular file only, bounded, not nested too deeply (store.read_json)
+        rec = store.read_json(path, "reproduction record")
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: not a reproduction record ({exc}); it is ignored") from None
     if not isinstance(rec, dict) or not isinstance(rec.get("runs"), dict):
