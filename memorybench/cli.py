@@ -143,9 +143,10 @@ def model_show(name: str, task: str, units: int, length: int, plugin) -> None:
 
 
 # -- reports: report, show, gradflow ---------------------------------------------------------
-results_opt = click.option(
-    "--results", type=click.Path(path_type=Path), default=Path(DEFAULT_RESULTS), show_default=True,
-    help="Results folder (holds runs/).",
+results_opt = click.option(  # --out as every command that writes a results folder names it
+    "--out", "--results", "results", type=click.Path(path_type=Path),
+    default=Path(DEFAULT_RESULTS), show_default=True,
+    help="Results folder (holds runs/); --results is the same option.",
 )
 
 
@@ -330,15 +331,15 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
                    tensorboard=tensorboard, save_weights=save_weights,
                    reporter=RichReporter(console))
     _say_failed(console, result, out)
-    console.print(f"results: {out}\nnext:    memorybench report --results {out}",
+    console.print(f"results: {out}\nnext:    memorybench report --out {out}",
                   markup=False, highlight=False, soft_wrap=True)
     return 1 if result.failed else 0
 
 
 # -- horizon and study ---------------------------------------------------------------------
 @app.command("horizon")
-@click.option("--task", "task_names", required=True,
-              help="Task (comma-separated for several); one with a solved threshold.")
+@click.option("--tasks", "--task", "task_names", required=True,
+              help="Tasks (comma-separated), each with a solved threshold; --task is the same.")
 @click.option("--models", required=True, help="Comma-separated cell / model names.")
 @click.option("--seeds", type=int, default=None, help="Seeds per length (default: profile).")
 @click.option("--lrs", default=None, help="Comma-separated learning rates (chosen per model "
@@ -375,7 +376,7 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
     to --min-length while they do not), then bisect.
 
     Each probed length is an ordinary run in --out (resume, --workers, Ray work as for `run`);
-    `memorybench report --results OUT` shows the brackets.
+    `memorybench report --out OUT` shows the brackets.
     """
     from memorybench import settings as S
     from memorybench.run.sweep import get_executor
@@ -383,7 +384,7 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
 
     ex = get_executor(executor, workers=workers)
     load_plugins(plugin)
-    names = S.name_list("--task", task_names)
+    names = S.name_list("--tasks", task_names)
     options = dict(tasks=names, models=models, seeds=seeds, match_params=match_params, lrs=lrs)
     settings = S.layered(profile, None, options, set_)
     base = {}
@@ -428,7 +429,7 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
         console.print(f"{x.task:<14} {x.model:<16} horizon {bracket(x.lo, x.hi, x.hit_max)}"
                       + (f" not measured at {printable(x.problem)}" if x.problem else ""),
                       markup=False, highlight=False)
-    console.print(f"results: {out}\nnext:    memorybench report --results {out}",
+    console.print(f"results: {out}\nnext:    memorybench report --out {out}",
                   markup=False, highlight=False)
     return _say_not_measured(console, [x.problem for x in searches if x.problem])
 

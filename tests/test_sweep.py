@@ -79,7 +79,7 @@ def test_a_failing_run_does_not_stop_the_sweep_and_is_retried_on_request(tmp_pat
     failed = next(s for s in first.values() if s["status"] == "failed")
     assert "boom from the test cell" in failed["reason"] and "RuntimeError" in failed["traceback"]
     assert "boom from the test cell" in text and "completed" in text
-    assert f"memorybench report --results {out}" in text
+    assert f"memorybench report --out {out}" in text
 
     # resume: complete runs (failed ones too) are not run again ...
     assert cli(args) == 1

@@ -496,3 +496,26 @@ def test_workers_0_is_refused_not_read_as_the_default(tmp_path, capsys, command)
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.count("\n") == 1 and "workers" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_every_command_names_its_results_folder_out_and_its_tasks_tasks():
+    import click
+
+    from memorybench.cli import app
+
+    def commands(group):
+        for name, cmd in group.commands.items():
+            if isinstance(cmd, click.Group):
+                yield from commands(cmd)
+            else:
+                yield name, cmd
+
+    folders = 0
+    for name, cmd in commands(app):
+        for p in cmd.params:
+            if p.name in ("out", "results"):
+                folders += 1
+                assert "--out" in p.opts, (name, p.opts)
+            if p.name in ("task_names", "tasks"):
+                assert "--tasks" in p.opts, (name, p.opts)
+    assert folders >= 7  # run, horizon, study, reproduce, gradflow, report, show

@@ -400,13 +400,18 @@ def time_to_solve(task: str, models: list[str], reference: str, ref_row: dict | 
     ref = tts.get((task, reference, L))
     if ref is None:
         return [], []
-    rows = []
+    rows, faster, slower = [], [], []
     for m in models:
         t = tts.get((task, m, L))
         if t is None:
             continue
         p = None if m == reference else sv.logrank_p(t, ref)
         med = t.median()
+        if p is not None and p < vd.ALPHA:  # which way: the Kaplan-Meier medians (None: never)
+            ahead = med is not None and (ref.median() is None or med < ref.median())
+            (faster if ahead else slower).append(
+                f"{e(m)} ({'fewer than half solve' if med is None else f'{med:g} steps'}, "
+                f"p = {vd.fmt_p(p)})")
         rows.append([m, f"{len(t.solved_at)}/{t.n}",
                      "-" if med is None else f"{med:g}",
                      "-" if m == reference else ("no run solved" if p is None
@@ -428,17 +433,27 @@ def time_to_solve(task: str, models: list[str], reference: str, ref_row: dict | 
                                              if over else "within half the budget."))
         lines += [f"Budget: {sentence}", ""]
         head.append(f"{e(task)}: {sentence}")
+    if faster or slower:
+        head.append(f"{e(task)}: at L={L}, time to solve against {e(reference)} "
+                    f"({'fewer than half solve' if med is None else f'{med:g} steps'}; "
+                    f"log-rank p < {vd.ALPHA}): "
+                    + "; ".join(x for x in (f"faster: {', '.join(faster)}" if faster else "",
+                                            f"slower: {', '.join(slower)}" if slower else "")
+                                if x) + ".")
     edges = [(p.get("lr"), bool(p.get("lr_at_edge"))) for x in searches
              if x.get("task") == task for p in (x.get("probes") or {}).values()
              if isinstance(p, dict)]
     if edges:
         at = [lr for lr, edge in edges if edge]
-        top = max((lr for lr, _ in edges if isinstance(lr, (int, float))), default=None)
-        lines += [f"Learning rate: the chosen rate sits at the grid's edge in {len(at)} of "
-                  f"{len(edges)} probes of {e(task)}"
-                  + (f" (the largest, {top:g}, in {sum(lr == top for lr in at)})"
-                     if top is not None and at else "")
-                  + ("; the best rate may lie outside the grid." if at else "."), ""]
+        grid = sorted({lr for x in searches if x.get("task") == task
+                       for p in (x.get("probes") or {}).values() if isinstance(p, dict)
+                       for lr in (p.get("lrs") or [p.get("lr")]) if isinstance(lr, (int, float))})
+        counts = ", ".join(f"{lr:g} in {sum(c == lr for c, _ in edges)}" for lr in grid)
+        lines += [f"Learning rate: chosen per probe of {e(task)}: {counts} of {len(edges)}; "
+                  + (f"at the grid's edge in {len(at)}" + (
+                      " (with two rates every choice is at an edge)" if len(grid) == 2 else "")
+                     + ": the best rate may lie outside the grid." if at
+                     else "always inside the grid."), ""]
     return lines, head
 
 

@@ -448,11 +448,23 @@ def horizon_chart(runs: list[dict[str, Any]], searches: Iterable[dict[str, Any]]
             run = [int(x) for x in str(r["lengths"]).split(",") if x]
             ax.scatter([x for x in run if x in solved], [y] * len(solved & set(run)), s=14,
                        color=st.colour, zorder=3, lw=0)
-            ax.scatter([x for x in run if x not in solved], [y] * len(set(run) - solved), s=14,
-                       facecolor="white", edgecolor=st.colour, zorder=3, lw=0.9)
+            nm = r.get("not_measured")
+            gap = _not_measured_length(nm)  # a failed length: neither solved nor not
+            unsolved = [x for x in run if x not in solved and x != gap]
+            ax.scatter(unsolved, [y] * len(unsolved), s=14, facecolor="white",
+                       edgecolor=st.colour, zorder=3, lw=0.9)
             h_, f_ = r["horizon"], r["smallest_failed"]
             at_max = r["hit_max"] is True
-            if lb._missing(h_):  # not even the smallest length: [-, f)
+            if gap is not None:  # the bracket ends where a length was not measured
+                if not lb._missing(h_):
+                    h = float(h_)
+                    ax.plot([h, gap], [y, y], color=st.colour, lw=1.2, ls=":")
+                    ax.scatter([h], [y], marker=st.marker, s=50, color=st.colour, zorder=4,
+                               edgecolor="black", lw=0.4)
+                ax.text(gap, y, "?", va="center", ha="center", fontsize=9, color=st.colour,
+                        fontweight="bold", zorder=5)
+                note, x_note = "not measured (a run failed)", gap
+            elif lb._missing(h_):  # not even the smallest length: [-, f)
                 f = float(f_)
                 ax.plot([lo, f], [y, y], color=st.colour, lw=5, alpha=0.25, solid_capstyle="butt")
                 ax.scatter([f], [y], marker=st.marker, s=46, facecolor="white",
@@ -613,6 +625,16 @@ def cost_vs_score(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> Figur
                  "Mean normalised score of each (model, length) at the chosen learning rate "
                  "against its parameter count (top) and its mean training wall time (bottom), a "
                  "column per task.")
+
+
+def _not_measured_length(why) -> float | None:
+    """The length in a horizons row's ``not_measured`` ("L=50: ..."), or None."""
+    if not isinstance(why, str) or not why.startswith("L="):
+        return None
+    try:
+        return float(why[2:].split(":", 1)[0])
+    except ValueError:
+        return None
 
 
 def all_plots(runs: list[dict[str, Any]], out: Path,
