@@ -465,3 +465,11 @@ def test_a_deeply_nested_reproduction_record_is_a_warning_not_a_crash(tmp_path):
     notes: list[str] = []
     assert [r["model"] for r in lb.load_runs(tmp_path, warn=notes.append)] == ["lstm"]
     assert len(notes) == 1 and "reproduce.json" in notes[0] and "nested too deeply" in notes[0]
+
+
+def test_a_deeply_nested_lock_reads_as_unparsable(tmp_path):
+    from memorybench.run.sweep import read_lock
+
+    lock = tmp_path / ".lock"
+    lock.write_text("[" * 4000)
+    assert read_lock(lock) == ("[" * 4000, None)

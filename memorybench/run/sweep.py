@@ -305,7 +305,7 @@ def read_lock(path: Path) -> tuple[str | None, dict | None]:
         return "", None
     try:
         info = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # 4 KB of "[" nest deeper than json can parse
         return text, None
     return text, info if isinstance(info, dict) else None
 
