@@ -288,17 +288,50 @@ def _plugin_digest(registry, name: str) -> str | None:
     return loaded_plugins().get(getattr(entry, "source", None))
 
 
-def check_train(t: TrainConfig) -> None:
-    """Raise ConfigError naming the setting, the value and what is allowed."""
-    for f in ("steps", "batch_size", "eval_every", "n_train", "n_val", "n_test",
-              "eval_batch_size", "steps_per_execution"):
-        if f not in AUTO_FIELDS:
-            check_int(f"train.{f}", getattr(t, f), 1)
-        elif getattr(t, f) != AUTO:
+INT_TRAIN_FIELDS = ("steps", "batch_size", "eval_every", "n_train", "n_val", "n_test",
+                    "eval_batch_size", "steps_per_execution")
+
+
+def check_train_field(name: str, v: Any, key: str | None = None) -> None:
+    """Raise ConfigError when the ``TrainConfig`` field ``name`` cannot take ``v`` on its own
+    (the checks that need no other field), naming ``key`` (default ``train.NAME``): a value is
+    checked where it is given, also when a more specific key overrides it."""
+    key = key or f"train.{name}"
+    if name in INT_TRAIN_FIELDS:
+        if name not in AUTO_FIELDS:
+            check_int(key, v, 1)
+        elif v != AUTO:
             try:
-                check_int(f"train.{f}", getattr(t, f), 1)
+                check_int(key, v, 1)
             except ConfigError as exc:
                 raise ConfigError(f"{exc} (or auto)") from None
+    elif name in ("lr", "clipnorm"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or (
+            v <= 0 if name == "lr" else v < 0
+        ):
+            allowed = "> 0" if name == "lr" else ">= 0 (0: no clipping)"
+            raise ConfigError(f"{key}={v!r} is not allowed; allowed: a number {allowed}")
+    elif name in ("optimizer", "precision"):
+        choices = OPTIMIZERS if name == "optimizer" else PRECISIONS
+        if v not in choices:
+            raise ConfigError(f"unknown {key} {v!r}; known: {', '.join(choices)}")
+    elif name == "timeout_s":
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ConfigError(f"{key}={v!r} is not allowed; allowed: a number of seconds "
+                              f">= 0 (0: no limit)")
+    elif name == "early_stop_margin":
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+            raise ConfigError(f"{key}={v!r} is not allowed; allowed: a number in [0, 1)")
+    elif name in ("jit", "early_stop"):
+        if not isinstance(v, bool) and (v != AUTO or name not in AUTO_FIELDS):
+            allowed = "true, false or auto" if name in AUTO_FIELDS else "true or false"
+            raise ConfigError(f"{key} must be {allowed}, got {v!r}")
+
+
+def check_train(t: TrainConfig) -> None:
+    """Raise ConfigError naming the setting, the value and what is allowed."""
+    for f in (*INT_TRAIN_FIELDS, "lr", "clipnorm", "optimizer", "precision"):
+        check_train_field(f, getattr(t, f))
     if t.steps % t.eval_every:
         raise ConfigError(
             f"train.steps={t.steps} must be a multiple of train.eval_every={t.eval_every}"
@@ -308,35 +341,13 @@ def check_train(t: TrainConfig) -> None:
             f"train.eval_every={t.eval_every} must be a multiple of "
             f"train.steps_per_execution={t.steps_per_execution}"
         )
-    for f, lo in (("lr", 0.0), ("clipnorm", -1.0)):
-        v = getattr(t, f)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or (
-            v <= lo if f == "lr" else v < 0
-        ):
-            allowed = "> 0" if f == "lr" else ">= 0 (0: no clipping)"
-            raise ConfigError(f"train.{f}={v!r} is not allowed; allowed: a number {allowed}")
-    for f, choices in (("optimizer", OPTIMIZERS), ("precision", PRECISIONS)):
-        if getattr(t, f) not in choices:
-            raise ConfigError(
-                f"unknown train.{f} {getattr(t, f)!r}; known: {', '.join(choices)}"
-            )
     if t.batch_size > t.n_train:
         raise ConfigError(
             f"train.batch_size={t.batch_size} is larger than train.n_train={t.n_train} (the "
             f"training sequences); allowed: <= {t.n_train}"
         )
-    v = t.timeout_s
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-        raise ConfigError(f"train.timeout_s={v!r} is not allowed; allowed: a number of seconds "
-                          f">= 0 (0: no limit)")
-    m = t.early_stop_margin
-    if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 <= m < 1:
-        raise ConfigError(f"train.early_stop_margin={m!r} is not allowed; allowed: a number in "
-                          f"[0, 1)")
-    for f in ("jit", "early_stop"):
-        if not isinstance(getattr(t, f), bool) and (getattr(t, f) != AUTO or f not in AUTO_FIELDS):
-            allowed = "true, false or auto" if f in AUTO_FIELDS else "true or false"
-            raise ConfigError(f"train.{f} must be {allowed}, got {getattr(t, f)!r}")
+    for f in ("timeout_s", "early_stop_margin", "jit", "early_stop"):
+        check_train_field(f, getattr(t, f))
 
 
 # -- the memory a run needs (an estimate) -------------------------------------------------------

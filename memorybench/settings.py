@@ -54,6 +54,7 @@ from memorybench.config import (
     RunConfig,
     TaskConfig,
     TrainConfig,
+    check_train_field,
     resolve,
     run_id,
 )
@@ -544,11 +545,11 @@ def coerce(raw: str, like, key: str = "value"):
 def train_typed(key: str, value: Any, name: str) -> Any:
     """``typed`` for the ``TrainConfig`` field ``name``: a field that may be "auto" (jit,
     steps_per_execution) takes "auto" or a value of its concrete type."""
-    if name in AUTO_FIELDS:
-        if isinstance(value, str) and value.strip().lower() == AUTO:
-            return AUTO
-        return typed(key, value, AUTO_FIELDS[name])
-    return typed(key, value, _TRAIN_DEFAULTS[name])
+    if name in AUTO_FIELDS and isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    value = typed(key, value, AUTO_FIELDS.get(name, _TRAIN_DEFAULTS[name]))
+    check_train_field(name, value, key)  # where it is given, even if a narrower key wins
+    return value
 
 
 def typed(key: str, value: Any, like: Any) -> Any:
@@ -831,6 +832,10 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
             f"no task of this sweep ({', '.join(tasks)}) has parameter {unused[0]!r}"
         )
 
+    if isinstance(settings, Layered):  # where the layers are known (not a study's own grid)
+        notes += _override_notes(tasks, models, train_kw, per_task_train, scoped, lr_grid,
+                                 per_task_lrs, settings.profile_keys)
+
     # the grid's size, before a run is made (a typo such as --seeds 1000000000 would otherwise
     # resolve runs for hours)
     n_runs = sum(len(trains) for _, _, trains in grid) * len(models) * seeds
@@ -863,6 +868,49 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
                         seen.add(rid)
                         configs.append(cfg)
     return Plan(configs, list(dict.fromkeys(notes)))
+
+
+def _override_notes(tasks, models, train_kw, per_task_train, scoped, lr_grid, per_task_lrs,
+                    profile_keys) -> list[str]:
+    """One line for each training value a narrower key overrides in some run of the grid
+    (``train.steps`` under ``adding.train.steps``, ``train.lr`` under a rate grid): where, and
+    by what; "used by no run" when it is overridden everywhere. A profile's own values are not
+    noted."""
+    levels: dict[str, tuple[Any, list, list]] = {}  # key -> (value, runs it applies to, by)
+    for t in tasks:
+        for m in models:
+            given = [(f"train.{k}", k, v) for k, v in train_kw.items()]
+            given += [(f"{t}.train.{k}", k, v) for k, v in per_task_train.get(t, {}).items()]
+            for scope, name in (((None, m), m), ((t, m), f"{t}.{m}")):
+                given += [(f"{name}.train.{k}", k, v)
+                          for k, v in scoped.get(scope, {}).get("train", {}).items()]
+            rates = ((f"{t}.train.lrs", per_task_lrs[t]) if t in per_task_lrs else
+                     ("train.lrs", lr_grid) if lr_grid is not None else None)
+            for i, (key, field_name, value) in enumerate(given):
+                later = [(k2, v2) for k2, f2, v2 in given[i + 1:] if f2 == field_name]
+                scoped_lr = any(k2 not in (f"{t}.train.lr",) for k2, _ in later)
+                if field_name == "lr" and rates is not None and not scoped_lr \
+                        and key in ("train.lr", f"{t}.train.lr"):
+                    later = [(rates[0], ",".join(f"{r:g}" for r in rates[1]))]  # the grid wins
+                _, runs, by = levels.setdefault(key, (value, [], []))
+                runs.append((t, m))
+                if later:
+                    k2, v2 = later[-1]
+                    by.append(((t, m), f"{k2}={v2}"))
+    notes = []
+    for key, (value, runs, by) in levels.items():
+        if not by or key in profile_keys:
+            continue
+        winners = ", ".join(dict.fromkeys(w for _, w in by))
+        if len(by) == len(runs):
+            notes.append(f"{key}={value} is used by no run of this sweep: overridden by "
+                         f"{winners}")
+        else:
+            hit = [tm for tm, _ in by]
+            where = ", ".join(dict.fromkeys(
+                t if all((t, m2) in hit for m2 in models) else f"{t}/{m}" for t, m in hit))
+            notes.append(f"{key}={value} is overridden for {where} by {winners}")
+    return notes
 
 
 def _scoped_settings(scoped, task: str, model: str, model_kw: dict, model_params: dict,
@@ -931,7 +979,25 @@ def layered(
         if value is not None:
             opts[OPTION_KEYS[key]] = value
     set_layer = dict(sets) if isinstance(sets, dict) else parse_set_items(sets)
-    return merge_layers(profile(name), file_layer, opts, set_layer)
+    base = profile(name)
+    merged = Layered(merge_layers(base, file_layer, opts, set_layer))
+    given = set(file_layer) | set(opts) | set(set_layer)
+    merged.profile_keys = frozenset(k for k in base if k not in given)
+    return merged
+
+
+class Layered(dict):
+    """Merged settings that remember which keys hold the profile's own values
+    (``profile_keys``): ``expand`` notes a value that a narrower key overrides only when the
+    user gave it, not where a profile overrides its own default (``quick``'s copy_memory).
+    ``with_(more)``: these settings and ``more``, still layered."""
+
+    profile_keys: frozenset = frozenset()
+
+    def with_(self, more: dict[str, Any]) -> Layered:
+        out = Layered({**self, **more})
+        out.profile_keys = self.profile_keys - set(more)
+        return out
 
 
 def plan(

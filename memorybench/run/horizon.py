@@ -260,6 +260,9 @@ def check_search(settings: dict[str, Any], *, base, max_length, bisect: int = 0,
     from memorybench.tasks import get_task
 
     s = {k: v for k, v in settings.items() if k != "lengths" and not k.endswith(".lengths")}
+    if hasattr(settings, "with_"):  # layered settings: the base plan notes overridden values
+        s = type(settings)(s)
+        s.profile_keys = settings.profile_keys
     if "tasks" not in s or "models" not in s:
         raise ConfigError("the horizon search needs tasks and models")
     tasks = name_list("tasks", s["tasks"])
@@ -290,7 +293,8 @@ def check_search(settings: dict[str, Any], *, base, max_length, bisect: int = 0,
             get_task(t, length=f)  # and the shortest
         searches_of_task[t] = (b, m, f)
     # validate names, keys and values once (the runs of the base lengths), before any run
-    first = expand({**s, **{f"{t}.lengths": [b] for t, (b, _, _) in searches_of_task.items()}})
+    bases = {f"{t}.lengths": [b] for t, (b, _, _) in searches_of_task.items()}
+    first = expand(s.with_(bases) if hasattr(s, "with_") else {**s, **bases})  # keeps notes
     for t, (_, mx, _) in searches_of_task.items():
         if mx != searches_of_task[t][0]:
             expand({**s, "tasks": [t], f"{t}.lengths": [mx]})
