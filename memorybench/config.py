@@ -381,20 +381,38 @@ def memory_limit() -> tuple[int, str]:
 
 def estimate_memory(spec, units: int | None, layers: int, train: TrainConfig) -> dict[str, int]:
     """Bytes a run needs, roughly: the data (its three splits, held twice while the training
-    split becomes tensors), the activations kept for backpropagation through time (a training
-    batch), and the weights with their gradients and Adam's two moments. ``units`` None: the
-    data only. An estimate to refuse impossible runs before they start, not a measurement."""
+    split becomes tensors), the predictions of an evaluation split (kept whole: n x steps x
+    classes for a per-step task), the activations kept for backpropagation through time (a
+    training batch, the per-step class probabilities included), the weights with their
+    gradients and Adam's two moments (the token embedding, vocab_size x units, and the output
+    layer over the classes included), and the largest extra test length (``eval_lengths``: its
+    test split, predictions and a forward pass). ``units`` None: what does not depend on the
+    model. An estimate to refuse impossible runs before they start, not a measurement."""
     steps, dim = int(spec.steps), int(spec.input_dim)
-    x_item = 4 * steps * (1 if getattr(spec, "input_kind", "float") == "tokens" else dim)
-    y_item = 8 * steps if spec.output == "every_step" else 8 * max(1, int(spec.out_dim))
+    tokens = getattr(spec, "input_kind", "float") == "tokens"
+    per_step = spec.output == "every_step"
+    x_step = 4 * (1 if tokens else dim)  # bytes of one step's input
+    y_step = 8 if per_step else 0
+    y_last = 0 if per_step else 8 * max(1, int(spec.out_dim))
+    width = max(1, int(spec.n_classes or spec.out_dim))  # the model's outputs a step
     n = [train.n_train, train.n_val, train.n_test]
     if spec.dataset != "synthetic":
         n = [min(k, _FINITE_CAP) for k in n]
-    out = {"data": 2 * sum(n) * (x_item + y_item)}
+    out = {"data": 2 * sum(n) * (steps * (x_step + y_step) + y_last),
+           "predictions": max(n[1], n[2]) * 4 * width * (steps if per_step else 1)}
+    longest = max((int(v) for v in getattr(spec, "eval_lengths", ()) or ()), default=0)
+    if longest:
+        out["eval lengths"] = n[2] * longest * (x_step + y_step + 4 * width)
     if units is not None:
-        out["activations"] = train.batch_size * steps * layers * units * _BYTES_PER_UNIT_STEP
+        out["activations"] = train.batch_size * steps * (
+            layers * units * _BYTES_PER_UNIT_STEP + (3 * 4 * width if per_step else 0))
         params = layers * 4 * (units * (units + max(dim, units)) + units)
+        params += units * width + width  # the output layer
+        if tokens:
+            params += int(spec.vocab_size) * units  # the embedding
         out["parameters"] = 4 * 4 * params  # weights, gradients, two Adam moments (float32)
+        if longest:
+            out["eval lengths"] += min(train.eval_batch_size, n[2]) * longest * layers * units * 4
     return out
 
 
@@ -406,12 +424,14 @@ def check_memory(spec, units: int | None, layers: int, train: TrainConfig) -> No
     if need <= limit:
         return
     what = ", ".join(f"{k} {_size(v)}" for k, v in parts.items())
+    extra = (", vocab_size" if getattr(spec, "input_kind", "float") == "tokens" else "") + (
+        ", eval_lengths" if getattr(spec, "eval_lengths", ()) else "")
     raise ConfigError(
         f"a run of {spec.name} with {spec.steps} steps"
         + (f" and {units} units" if units is not None else "")
         + f" would need about {_size(need)} of memory ({what}), more than the limit "
-        f"{_size(limit)} ({source}; set {MEMORY_ENV} to change it); allowed: smaller lengths, "
-        f"model.units, train.n_train / n_val / n_test or train.batch_size"
+        f"{_size(limit)} ({source}; set {MEMORY_ENV} to change it); allowed: smaller lengths"
+        f"{extra}, model.units, train.n_train / n_val / n_test or train.batch_size"
     )
 
 

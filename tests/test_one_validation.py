@@ -62,3 +62,37 @@ def test_horizon_refuses_a_bad_value_that_a_narrower_key_overrides(tmp_path, cap
                 "--max-length", "20", "--set", "train.steps=0", "--set", "adding.train.steps=100",
                 "--out", tmp_path / "r", "--dry-run"], "horizon") == 2
     one_line_error(capsys, "train.steps must be an integer >= 1, got 0")
+
+
+# -- point 14: the memory estimate counts the embedding, the output over the vocabulary and the
+# extra test lengths
+SMALL = ["train.steps=20", "train.eval_every=10", "train.batch_size=8", "train.n_train=16",
+         "train.n_val=8", "train.n_test=8", "train.eval_batch_size=8", "model.units=8"]
+
+
+def test_a_huge_vocabulary_is_refused_before_a_run_starts(monkeypatch):
+    monkeypatch.setenv("MEMORYBENCH_MAX_RUN_GB", "1")
+    base = dict(tasks="mqar", models="lstm", lengths="16", sets=SMALL)
+    S.plan("smoke", **base)  # the default vocabulary fits
+    # 10^7 ids x 8 units: the embedding and the output layer, with Adam, 2.6 GB; the
+    # predictions of 8 sequences x 16 steps over 10^7 classes 5 GB (what died with an OOM)
+    with pytest.raises(ConfigError, match=r"mqar .* would need about .*predictions 5\.12 GB.*"
+                                          r"more than the limit 1 GB.*vocab_size"):
+        S.plan("smoke", **{**base, "sets": [*SMALL, "mqar.vocab_size=10000000"]})
+    from memorybench.config import TrainConfig, estimate_memory
+    from memorybench.tasks import get_task
+
+    spec = get_task("mqar", length=16, vocab_size=10_000_000).spec
+    parts = estimate_memory(spec, 8, 1, TrainConfig(n_train=16, n_val=8, n_test=8))
+    assert parts["parameters"] > 16 * 2 * 10_000_000 * 8  # embedding + output layer, x4 x4 B
+
+
+def test_an_eval_length_whose_data_would_not_fit_is_refused(tmp_path, capsys):
+    base = ["--profile", "smoke", "--tasks", "induction_heads", "--models", "lstm",
+            "--lengths", "16", *[a for s in SMALL for a in ("--set", s)],
+            "--out", tmp_path / "r", "--dry-run"]
+    assert cli([*base, "--set", "induction_heads.eval_lengths=32,64"]) == 0
+    capsys.readouterr()
+    assert cli([*base, "--set", "induction_heads.eval_lengths=64,100000000000"]) == 2
+    one_line_error(capsys, "eval lengths")
+    assert not (tmp_path / "r").exists()
