@@ -161,9 +161,19 @@ def test_a_run_without_a_readable_summary_with_a_status_is_incomplete(tmp_path, 
 
 
 def test_a_summary_with_a_status_is_complete(tmp_path):
-    run = _summary(tmp_path / "r", status="failed", reason="boom")
+    run = _summary(tmp_path / "r", **{**GOOD, "status": "failed", "reason": "boom"})
     assert store.is_complete(str(run)) is True
-    assert store.load_summary(run) == {"status": "failed", "reason": "boom"}
+    assert store.load_summary(run) == {**GOOD, "status": "failed", "reason": "boom"}
+
+
+def test_a_summary_the_reports_skip_is_not_complete(tmp_path):
+    # the one type-checked reader: the sweep's resume reads what the reports read (issue 26)
+    for bad in ({"status": "failed", "reason": "boom"}, {**GOOD, "solved": "yes"},
+                {**GOOD, "length": 10**30}):
+        run = _summary(tmp_path / "r", **bad)
+        assert store.is_complete(run) is False
+        with pytest.raises(DataError):
+            store.load_summary(run)
 
 
 def test_load_config_reads_json_and_names_the_file_when_it_cannot(tmp_path):
@@ -255,31 +265,31 @@ def test_resume_skips_complete_runs_and_redoes_failed_ones_only_on_request(tmp_p
         elif state == "no-status":
             _summary(d, task="adding")
         elif state is not None:
-            _summary(d, status=state, run_id=rid)
+            _summary(d, **{**GOOD, "status": state, "run_id": rid})
     todo, skipped = plan_status(cfgs, str(tmp_path), retry_failed=retry_failed)
     redo = [1, 2] if retry_failed else []
     assert todo == [cfgs[i] for i in sorted([3, 4, 5, *redo])]
     kept = [i for i in range(3) if i not in redo]
     assert [(r.run_id, r.run_dir, r.status, r.skipped) for r in skipped] == [
         (ids[i], store.run_dir(tmp_path, ids[i]), states[i], True) for i in kept]
-    assert [r.summary for r in skipped] == [{"status": states[i], "run_id": ids[i]}
+    assert [r.summary for r in skipped] == [{**GOOD, "status": states[i], "run_id": ids[i]}
                                             for i in kept]
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
 def test_resume_never_reads_a_linked_run_folder(tmp_path):
     cfg, done = _cfg(0), _cfg(1)
-    elsewhere = _summary(tmp_path / "elsewhere", status="completed")
+    elsewhere = _summary(tmp_path / "elsewhere", **GOOD)
     store.runs_dir(tmp_path).mkdir()
     store.run_dir(tmp_path, run_id(cfg)).symlink_to(elsewhere)
-    _summary(store.run_dir(tmp_path, run_id(done)), status="completed")
+    _summary(store.run_dir(tmp_path, run_id(done)), **GOOD)
     todo, skipped = plan_status([cfg, done, _cfg(2)], tmp_path)
     assert todo == [cfg, _cfg(2)] and [r.run_id for r in skipped] == [run_id(done)]
 
 
 def test_resume_keeps_failed_runs_by_default(tmp_path):
     cfg = _cfg(0)
-    _summary(store.run_dir(tmp_path, run_id(cfg)), status="failed")
+    _summary(store.run_dir(tmp_path, run_id(cfg)), **{**GOOD, "status": "failed"})
     todo, skipped = plan_status([cfg], tmp_path)
     assert todo == [] and [r.status for r in skipped] == ["failed"]
 

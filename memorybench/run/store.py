@@ -492,7 +492,8 @@ def _checked(path: Path, summary: dict[str, Any]) -> dict[str, Any]:
     for key, (lo, hi) in SUMMARY_RANGES.items():
         v = summary.get(key)
         if isinstance(v, int) and not isinstance(v, bool) and not lo <= v <= hi:
-            raise DataError(f"{f}: {key!r} must be from {lo} to {hi:,}, got {str(v)[:40]}")
+            bound = f">= {lo}" if v < lo else f"<= {hi:,}"
+            raise DataError(f"{f}: {key!r} must be {bound}, got {str(v)[:40]}")
     for key in SUMMARY_TYPES:  # any other integer: exact as a float
         v = summary.get(key)
         if (isinstance(v, int) and not isinstance(v, bool) and key not in SUMMARY_RANGES
