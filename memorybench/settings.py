@@ -741,6 +741,9 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
                 add_scoped(key, (head, sub), leaf, value)  # TASK.MODEL.KEY
             elif "." in rest:
                 raise bad_key(key)
+            elif rest == "length" and getattr(TASKS.get(head), "length_set_by", None):
+                raise ConfigError(f"{key}: the length of {head} is set by "
+                                  f"{head}.{TASKS.get(head).length_set_by}, not by a length")
             elif rest == "length":
                 raise ConfigError(f"{key}: set lengths with --lengths or {head}.lengths")
             else:
@@ -801,13 +804,15 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
                 )
             params[k] = typed(f"{t}.{k}", v, _default(fields[k]))
         base = get_task(t, **params)
-        fixed = "length" not in fields or base.spec.dataset != "synthetic"
+        set_by = getattr(cls, "length_set_by", None)
+        fixed = "length" not in fields or set_by is not None  # noisy_cifar: any length >= 32
         tlen = per_task_lengths.get(t, lengths)
         if fixed:
             if tlen is not None:
                 notes.append(
-                    f"lengths are ignored for {t}: its length is fixed "
-                    f"({base.spec.steps} steps)"
+                    f"lengths are ignored for {t}: its length is "
+                    + (f"set by {t}.{set_by} " if set_by else "fixed ")
+                    + f"({base.spec.steps} steps)"
                 )
             tlen = [None]
         elif tlen is None:

@@ -96,3 +96,41 @@ def test_an_eval_length_whose_data_would_not_fit_is_refused(tmp_path, capsys):
     assert cli([*base, "--set", "induction_heads.eval_lengths=64,100000000000"]) == 2
     one_line_error(capsys, "eval lengths")
     assert not (tmp_path / "r").exists()
+
+
+# -- point 19: noisy_cifar's length is set like any other task's ------------------------------
+def _cifar(folder):
+    from test_cifar import _images, write_py  # the official python batches, written here
+
+    return write_py(folder, _images())
+
+
+def test_noisy_cifar_takes_lengths_like_other_tasks(tmp_path, capsys):
+    from memorybench.tasks import cifar_sources as cs
+
+    cs.clear_cache()
+    src = f"noisy_cifar.source={_cifar(tmp_path / 'cifar-10-batches-py')}"
+    small = [*SMALL, "train.n_train=16"]
+    p = S.plan("smoke", tasks="noisy_cifar", models="lstm", lengths="40,64", sets=[src, *small])
+    assert [c.task.params["length"] for c in p.configs] == [40, 64]
+    assert not [n for n in p.notes if "ignored" in n or "fixed" in n], p.notes
+    p = S.plan("smoke", tasks="noisy_cifar", models="lstm", sets=[src, *small,
+                                                                 "noisy_cifar.lengths=48"])
+    assert [c.task.params["length"] for c in p.configs] == [48]
+    with pytest.raises(ConfigError, match=r"noisy_cifar\.length: set lengths with --lengths or "
+                                          r"noisy_cifar\.lengths"):
+        S.plan("smoke", tasks="noisy_cifar", models="lstm", sets=[src, "noisy_cifar.length=40"])
+    with pytest.raises(ConfigError, match="length=20 is too small; allowed: >= 32"):
+        S.plan("smoke", tasks="noisy_cifar", models="lstm", lengths="20", sets=[src, *small])
+    # MNIST's length is set by pixels_per_step: lengths are ignored, and the note says why
+    p = S.plan("smoke", tasks="sequential_mnist", models="lstm", lengths="40", sets=small)
+    assert p.notes == ["lengths are ignored for sequential_mnist: its length is set by "
+                       "sequential_mnist.pixels_per_step (28 steps)"]
+    with pytest.raises(ConfigError, match="set by sequential_mnist.pixels_per_step"):
+        S.plan("smoke", tasks="sequential_mnist", models="lstm",
+               sets=["sequential_mnist.length=784"])
+    assert cli(["--profile", "smoke", "--tasks", "noisy_cifar", "--models", "lstm", "--lengths",
+                "40", "--set", src, *[a for s in small for a in ("--set", s)],
+                "--out", tmp_path / "r", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "note:" not in out and "noisy_cifar        L=40 " in out, out

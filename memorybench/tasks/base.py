@@ -65,6 +65,9 @@ class Task:
 
     name: ClassVar[str] = "task"
     min_length: ClassVar[int] = 1
+    # the parameter that sets the length instead of ``--lengths`` (MNIST: pixels_per_step), or
+    # None where the lengths of a sweep set it
+    length_set_by: ClassVar[str | None] = None
     length: int = 100
 
     # -- validation helpers ----------------------------------------------------------------

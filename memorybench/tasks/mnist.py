@@ -57,6 +57,7 @@ class SequentialMnist(Task):
     """Pixel MNIST; ``length`` = steps = 784 // ``pixels_per_step`` (derived when unset)."""
 
     min_length = SIDE
+    length_set_by = "pixels_per_step"  # 784 or 28 steps, not any length: --lengths is ignored
     length: int | None = None
     pixels_per_step: int | None = None
     source: str | None = None  # mnist.npz or IDX folder; None: $MEMORYBENCH_MNIST, TFDS, ...
