@@ -858,6 +858,7 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
     # 5. runs, resolved (units fitted to the budget once per task instance and model)
     configs: list[RunConfig] = []
     seen: set[str] = set()
+    probed: set[str] = set()
     for t, p, trains in grid:
         for m in models:
             m_kw, m_params, m_trains = _scoped_settings(
@@ -865,6 +866,7 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
             first = resolve(RunConfig(
                 TaskConfig(t, p), ModelConfig(m, params=m_params, **m_kw), m_trains[0], 0,
             ))
+            _probe_model(first, probed)
             for train in m_trains:
                 for seed in range(seeds):
                     cfg = dataclasses.replace(first, train=train, seed=seed)
@@ -873,6 +875,30 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
                         seen.add(rid)
                         configs.append(cfg)
     return Plan(configs, list(dict.fromkeys(notes)))
+
+
+def _probe_model(cfg: RunConfig, probed: set[str]) -> None:
+    """Build a plugin's model once per configuration (name, layers, parameters), on the first
+    run that uses it, as ``model show`` does: a cell with the wrong state shape or a factory
+    that returns no layer is refused here (PluginError, exit 2), before any run is written,
+    not recorded as a failed run. The built-in models are checked by the contract tests."""
+    import json
+
+    from memorybench.models import model_entry
+
+    m = cfg.model
+    key = json.dumps([m.name, m.layers, m.params], sort_keys=True, default=str)
+    if key in probed:
+        return
+    probed.add(key)
+    source = model_entry(m.name)[1].source
+    if source == "builtin" or source.startswith("memorybench."):
+        return
+    from memorybench.models.build import build_model
+    from memorybench.tasks import get_task
+
+    build_model(get_task(cfg.task.name, **dict(cfg.task.params)), m.name, units=m.units,
+                layers=m.layers, **dict(m.params))
 
 
 def _override_notes(tasks, models, train_kw, per_task_train, scoped, lr_grid, per_task_lrs,

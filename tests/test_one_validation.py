@@ -134,3 +134,86 @@ def test_noisy_cifar_takes_lengths_like_other_tasks(tmp_path, capsys):
                 "--out", tmp_path / "r", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "note:" not in out and "noisy_cifar        L=40 " in out, out
+
+
+# -- point 18: a plugin model is probed once, before any run is written ------------------------
+PLUGIN = '''
+import keras
+from keras import ops
+import memorybench as mb
+
+
+class _Cell(keras.layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), name="w")
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@mb.register_cell("ov_good")
+class Good(_Cell):
+    def call(self, inputs, states, training=False):
+        h = ops.tanh(ops.matmul(inputs, self.w) + states[0])
+        return h, [h]
+
+
+@mb.register_cell("ov_wide_state")
+class WideState(_Cell):
+    def call(self, inputs, states, training=False):
+        h = ops.matmul(inputs, self.w)
+        return h, [ops.concatenate([h, h], -1)]  # twice as wide as state_size
+
+
+@mb.register_model("ov_none")
+def none_factory(spec, units, return_sequences=False, **params):
+    return None
+'''
+
+
+@pytest.fixture(scope="module")
+def plugin(tmp_path_factory):
+    """One file for the module: a name may be registered by one plugin file only."""
+    f = tmp_path_factory.mktemp("ov") / "ov_plugin.py"
+    f.write_text(PLUGIN)
+    return f
+
+
+TINY = ["--profile", "smoke", "--tasks", "adding,delayed_xor", "--lengths", "5", "--seeds", "3",
+        *[a for s in SMALL for a in ("--set", s)]]
+
+
+@pytest.mark.parametrize("model, message", [
+    ("ov_wide_state", "returned output (None, 8) and states [(None, 16)], expected (None, 8) "
+                      "and [(None, 8)]"),
+    ("ov_none", "model 'ov_none' returned NoneType"),
+])
+def test_a_broken_plugin_model_is_refused_before_any_run_is_written(tmp_path, capsys, model,
+                                                                      message, plugin):
+    out = tmp_path / "r"
+    for extra in (["--dry-run"], ["--workers", "1"]):
+        assert cli([*TINY, "--models", f"lstm,{model}", "--plugin", plugin, "--out", out,
+                    *extra]) == 2
+        one_line_error(capsys, message)
+        assert not out.exists()  # was: the lstm runs trained, then 6 failed runs, exit 1
+
+
+def test_the_probe_builds_each_plugin_model_once_and_no_builtin(plugin, monkeypatch):
+    from memorybench.models import build
+    from memorybench.registry import load_plugin
+
+    load_plugin(plugin)
+    built = []
+    real = build.build_model
+    monkeypatch.setattr(build, "build_model",
+                        lambda task, name, **kw: built.append(name) or real(task, name, **kw))
+    p = S.plan("smoke", tasks="adding,delayed_xor", lengths="5,6", seeds=3,
+               models="lstm,gru,ov_good", sets=SMALL)
+    assert len(p.configs) == 2 * 2 * 3 * 3
+    assert built == ["ov_good"]
