@@ -217,3 +217,26 @@ def test_the_probe_builds_each_plugin_model_once_and_no_builtin(plugin, monkeypa
                models="lstm,gru,ov_good", sets=SMALL)
     assert len(p.configs) == 2 * 2 * 3 * 3
     assert built == ["ov_good"]
+
+
+# -- point 20: the smaller ones ---------------------------------------------------------------
+def test_bad_cifar_labels_are_refused_before_the_card_or_any_run(tmp_path, capsys):
+    from test_cifar import _images, write_bin
+
+    from memorybench.tasks import cifar_sources as cs
+
+    cs.clear_cache()
+    batches = _images()
+    batches[2] = (batches[2][0], batches[2][1] * 0 + 12)  # data_batch_3: labels out of 0..9
+    folder = write_bin(tmp_path / "cifar-10-batches-bin", batches)
+    assert cli(["show", "noisy_cifar", "--length", "40", "--set", f"source={folder}"],
+               "task") == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # was: the card up to the sample, then the error, exit 0
+    assert captured.err == f"error: {folder}/data_batch_3.bin: labels 12..12; expected 0..9\n"
+    assert cli(["--profile", "smoke", "--tasks", "noisy_cifar", "--models", "lstm", "--lengths",
+                "40", "--set", f"noisy_cifar.source={folder}",
+                *[a for s in SMALL for a in ("--set", s)], "--out", tmp_path / "r",
+                "--workers", "1"]) == 2  # was: a failed run, exit 1
+    one_line_error(capsys, "labels 12..12; expected 0..9")
+    assert not (tmp_path / "r").exists()

@@ -235,7 +235,8 @@ def _read_bin(path: Path, header_only: bool = False):
     if size == 0 or size % (PIXELS + 1):
         raise DataError(f"{path}: {size} bytes is not a whole number of CIFAR-10 records "
                         f"(1 label byte + 3072 pixel bytes each)")
-    if header_only:
+    if header_only:  # the count, and the label bytes checked (not the pixels: no copy made)
+        _labels(np.memmap(path, np.uint8, "r").reshape(-1, PIXELS + 1)[:, 0], path)
         return size // (PIXELS + 1)
     raw = np.fromfile(path, np.uint8).reshape(-1, PIXELS + 1)
     return _hwc(raw[:, 1:]), _labels(raw[:, 0], path)
