@@ -240,3 +240,19 @@ def test_bad_cifar_labels_are_refused_before_the_card_or_any_run(tmp_path, capsy
                 "--workers", "1"]) == 2  # was: a failed run, exit 1
     one_line_error(capsys, "labels 12..12; expected 0..9")
     assert not (tmp_path / "r").exists()
+
+
+def test_horizon_on_noisy_cifar_without_data_says_it_is_not_searchable(tmp_path, capsys,
+                                                                        monkeypatch):
+    from memorybench.tasks import cifar_sources as cs
+
+    monkeypatch.delenv("MEMORYBENCH_CIFAR10", raising=False)
+    cs.clear_cache()
+    for extra in (["--dry-run"], []):
+        assert cli(["--tasks", "noisy_cifar", "--models", "lstm", "--out", tmp_path / "h",
+                    *extra], "horizon") == 2
+        # was: "no CIFAR-10 source (...)": the data, not that the task has no threshold
+        err = one_line_error(capsys, "task 'noisy_cifar' has no solved threshold or no length "
+                                     "to search; the horizon search takes tasks with both: ")
+        assert "CIFAR" not in err and "Warning" not in err
+        assert not (tmp_path / "h").exists()
