@@ -177,16 +177,16 @@ def memory_path_section(rows: list[dict[str, Any]], reference: str,
               fmt(r.get("h_half_life"))] if not r.get("note") else
              [r["where"], r["model"], r["state"], "-", r["note"], "-", "-", "-"]
              for r in rows]
-    lines += [md_table(["where", "model", "state", "seeds", "||dc_T/dc_0||", "c half-life",
-                        "||dh_T/dh_0||", "h half-life"], table), ""]
+    lines += [md_table(["where", "model", "state", "seeds", "‖dc_T/dc_0‖", "c half-life",
+                        "‖dh_T/dh_0‖", "h half-life"], table), ""]
     head = []
     for r in rows:
         if r["state"] == "trained" and not r.get("note") and r["model"] in (
                 "simple_rnn", "ungated", "cec", reference):
-            mem = (f"memory ||dc_T/dc_0|| {_norm_range(r, 'c')}, "
+            mem = (f"memory ‖dc_T/dc_0‖ {_norm_range(r, 'c')}, "
                    if r.get("c_last_median") is not None else "")
             head.append(f"memory path ({e(r['where'])}, lag {r['lag']}): trained "
-                        f"{e(r['model'])} keeps {mem}hidden ||dh_T/dh_0|| "
+                        f"{e(r['model'])} keeps {mem}hidden ‖dh_T/dh_0‖ "
                         f"{_norm_range(r, 'h')} (median over {r['seeds']} seeds, min-max).")
     return lines, head
 
