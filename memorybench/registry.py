@@ -188,9 +188,18 @@ def load_plugin(path: str | Path) -> str:
     key = str(p)
     if key in _loaded_plugins:
         return _loaded_plugins[key]
+    if p.is_dir():
+        raise PluginError(
+            f"plugin {str(path)!r} is a folder; give the plugin's .py file (a plugin package "
+            f"registers through entry points once installed: pip install it)")
+    if p.exists() and not p.is_file():
+        raise PluginError(f"plugin {str(path)!r} is not a regular file; give a .py file")
     if not p.is_file():
         raise PluginError(f"plugin file {str(path)!r} does not exist")
-    data = p.read_bytes()
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise PluginError(f"cannot read plugin file {str(path)!r}: {exc.strerror}") from None
     digest = hashlib.sha256(data).hexdigest()
     try:
         code = compile(data, key, "exec")

@@ -256,3 +256,13 @@ def test_horizon_on_noisy_cifar_without_data_says_it_is_not_searchable(tmp_path,
                                      "to search; the horizon search takes tasks with both: ")
         assert "CIFAR" not in err and "Warning" not in err
         assert not (tmp_path / "h").exists()
+
+
+def test_a_plugin_folder_is_named_a_folder(tmp_path, capsys):
+    (tmp_path / "pkg").mkdir()
+    assert cli(["models", "--plugin", tmp_path / "pkg"], "list") == 2
+    # was: "plugin file '...' does not exist"
+    one_line_error(capsys, f"plugin {str(tmp_path / 'pkg')!r} is a folder; give the plugin's "
+                           ".py file")
+    assert cli(["models", "--plugin", tmp_path / "nothing.py"], "list") == 2
+    one_line_error(capsys, "does not exist")
