@@ -357,7 +357,7 @@ def test_record_problem_names_the_first_problem():
     assert store.record_problem({"n": 2.5}, types) == "'n' must be int or null, got '2.5'"
     assert store.record_problem({"n": True}, types) == "'n' must be int or null, got 'True'"
     assert store.record_problem({"names": ["a", 2]}, types) == \
-        "'names' must be list, got \"['a', 2]\""
+        "'names' must be a list of strings, got int '2' at index 1"  # the element, not the list
     assert store.record_problem({"names": None}, types) == "'names' must be list, got 'None'"
     assert store.record_problem({"flag": 0}, types) == "'flag' must be bool, got '0'"
     assert store.record_problem({"x": "1"}, {"x": ((int, float), False)}) == \

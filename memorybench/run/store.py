@@ -459,8 +459,11 @@ def record_problem(record: Any, types: dict[str, tuple[tuple[type, ...], bool]],
             continue
         value = record[key]
         ok = _type_ok(value, want, nullable)
-        if ok and isinstance(value, list):  # lists of names
-            ok = all(isinstance(v, str) for v in value)
+        if ok and isinstance(value, list):  # lists of names: name the element, not the list
+            for i, v in enumerate(value):
+                if not isinstance(v, str):
+                    return (f"{key!r} must be a list of strings, got {type(v).__name__} "
+                            f"{str(v)[:80]!r} at index {i}")
         if not ok:
             return (f"{key!r} must be " + " or ".join(t.__name__ for t in want)
                     + (" or null" if nullable else "") + f", got {str(value)[:80]!r}")
