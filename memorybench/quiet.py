@@ -7,6 +7,12 @@ CPU-feature and oneDNN notes). Loading the library prints before it is set up
 ``I0000 ... cudart_stub.cc ... Could not find cuda drivers``), which no variable controls: those
 are hidden by pointing file descriptor 2 at ``/dev/null`` while ``tensorflow`` is imported.
 An exception raised by the import still reaches the terminal (after the descriptor is back).
+
+TensorFlow's Python log below ERROR (``... triggered tf.function retracing``, one predict
+function per evaluated length) and the plotting libraries' ``UserWarning``s (matplotlib's
+``Glyph ... missing from font(s)`` for a name with characters the font lacks, seaborn's palette
+notes) are kept off the terminal too: they say nothing about the results. Warnings of
+memorybench itself (a results file skipped) still show.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import importlib.util
+import logging
 import os
 import sys
+import warnings
 
 VERBOSE_ENV = "MEMORYBENCH_VERBOSE"
 LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
@@ -29,6 +37,11 @@ def quiet_tensorflow(verbose: bool = False) -> None:
         os.environ.setdefault(LOG_LEVEL_ENV, "0")
         return
     os.environ.setdefault(LOG_LEVEL_ENV, "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF's own logger: set, not reset
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(matplotlib|seaborn)(\.|$)")
+    # matplotlib names the first caller outside itself as the warning's module (warn_external)
+    warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font",
+                            category=UserWarning)
     if "tensorflow" not in sys.modules and not any(
         isinstance(f, _QuietImport) for f in sys.meta_path
     ):

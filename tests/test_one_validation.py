@@ -279,3 +279,28 @@ def test_a_study_record_with_a_bad_element_names_the_element(tmp_path):
     # was: "'models' must be list or null, got \"['lstm', 3]\"": it is a list
     assert len(notes) == 1 and notes[0].endswith(
         "'models' must be a list of strings, got int '3' at index 1"), notes
+
+
+def test_retracing_and_plotting_warnings_stay_off_a_quiet_terminal(monkeypatch):
+    import logging
+    import warnings
+
+    from memorybench.quiet import quiet_tensorflow
+
+    tf_log = logging.getLogger("tensorflow")
+    monkeypatch.setattr(tf_log, "level", tf_log.level)  # put back after the test
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_tensorflow(False)
+        for message, module in [
+            ("Glyph 8238 (\\N{RIGHT-TO-LEFT OVERRIDE}) missing from font(s) DejaVu Sans.",
+             "memorybench.report.plots"),  # matplotlib's warn_external names its caller
+            ("The palette list has more values (10) than needed (3)", "seaborn.categorical"),
+            ("Tight layout not applied", "matplotlib.figure"),
+            ("skipping search record a.json: not valid JSON", "memorybench.report.html"),
+        ]:
+            warnings.warn_explicit(message, UserWarning, "f.py", 1, module=module)
+    # was: all four shown, and TensorFlow's "... triggered tf.function retracing" lines
+    assert [str(w.message) for w in seen] == ["skipping search record a.json: not valid JSON"]
+    assert not tf_log.isEnabledFor(logging.WARNING) and tf_log.isEnabledFor(logging.ERROR)
