@@ -877,13 +877,27 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
     return Plan(configs, list(dict.fromkeys(notes)))
 
 
+PROBE_ENV = "MEMORYBENCH_PROBE"  # "1" while a plugin's model is built by the planning probe
+
+
+class _ProbeExit(Exception):
+    """A plugin called ``os._exit`` while it was probed."""
+
+
 def _probe_model(cfg: RunConfig, probed: set[str]) -> None:
     """Build a plugin's model once per configuration (name, layers, parameters), on the first
     run that uses it, as ``model show`` does: a cell with the wrong state shape or a factory
     that returns no layer is refused here (PluginError, exit 2), before any run is written,
-    not recorded as a failed run. The built-in models are checked by the contract tests."""
-    import json
+    not recorded as a failed run. The built-in models are checked by the contract tests.
 
+    Only the contract's own refusals (PluginError, ConfigError) refuse. A plugin that raises
+    anything else, or ends the process (``sys.exit``, ``os._exit``, intercepted here), is left
+    to its run, which records it as failed without stopping the sweep. ``$MEMORYBENCH_PROBE``
+    is "1" while the probe builds, for a plugin that counts its builds."""
+    import json
+    import os
+
+    from memorybench.errors import MemorybenchError
     from memorybench.models import model_entry
 
     m = cfg.model
@@ -897,8 +911,29 @@ def _probe_model(cfg: RunConfig, probed: set[str]) -> None:
     from memorybench.models.build import build_model
     from memorybench.tasks import get_task
 
-    build_model(get_task(cfg.task.name, **dict(cfg.task.params)), m.name, units=m.units,
-                layers=m.layers, **dict(m.params))
+    task = get_task(cfg.task.name, **dict(cfg.task.params))
+
+    def no_exit(code=0):
+        raise _ProbeExit(code)
+
+    real_exit, before = os._exit, os.environ.get(PROBE_ENV)
+    os._exit, os.environ[PROBE_ENV] = no_exit, "1"
+    try:
+        build_model(task, m.name, units=m.units, layers=m.layers, **dict(m.params))
+    except MemorybenchError as exc:
+        cause = exc.__cause__ or exc.__context__
+        while cause is not None and not isinstance(cause, _ProbeExit):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+    except (Exception, SystemExit):  # noqa: BLE001 - the plugin's own failure: its run's
+        return
+    finally:
+        os._exit = real_exit
+        if before is None:
+            os.environ.pop(PROBE_ENV, None)
+        else:
+            os.environ[PROBE_ENV] = before
 
 
 def _override_notes(tasks, models, train_kw, per_task_train, scoped, lr_grid, per_task_lrs,

@@ -67,9 +67,10 @@ class ExitCell(_Base):
 @mb.register_model("h2_count")
 def count(spec, units, return_sequences, **params):
     """keras SimpleRNN; appends a line to $H2_COUNT each time a run builds it. The first build
-    of a process waits until $H2_READY holds two processes (both sweeps are at their first run)."""
+    of a process waits until $H2_READY holds two processes (both sweeps are at their first run).
+    The build of the planning probe ($MEMORYBENCH_PROBE=1) trains nothing: not counted."""
     log = os.environ.get("H2_COUNT")
-    if log:
+    if log and os.environ.get("MEMORYBENCH_PROBE") != "1":
         ready = os.environ["H2_READY"]
         with open(ready, "a") as f:
             f.write(f"{os.getpid()}\\n")

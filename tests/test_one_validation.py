@@ -4,6 +4,8 @@ written, lengths work for every task with a length, and bad input is one line, e
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from memorybench import settings as S
@@ -304,3 +306,20 @@ def test_retracing_and_plotting_warnings_stay_off_a_quiet_terminal(monkeypatch):
     # was: all four shown, and TensorFlow's "... triggered tf.function retracing" lines
     assert [str(w.message) for w in seen] == ["skipping search record a.json: not valid JSON"]
     assert not tf_log.isEnabledFor(logging.WARNING) and tf_log.isEnabledFor(logging.ERROR)
+
+
+def test_the_probe_leaves_a_plugin_that_ends_the_process_to_its_run(monkeypatch):
+    import os
+
+    from memorybench.registry import load_plugin
+
+    plugins = Path(__file__).parent / "plugins"
+    load_plugin(plugins / "hard_exit.py")  # build(): os._exit(7)
+    load_plugin(plugins / "faulty.py")  # test_crash: os._exit(3); test_raise: raises in training
+    real = os._exit
+    monkeypatch.delenv("MEMORYBENCH_PROBE", raising=False)
+    p = S.plan("smoke", tasks="adding", lengths="5", sets=SMALL,
+               models="test_hard_exit,test_crash,test_raise,test_tiny")
+    assert [c.model.name for c in p.configs] == ["test_hard_exit", "test_crash", "test_raise",
+                                                 "test_tiny"]  # their runs record what happens
+    assert os._exit is real and "MEMORYBENCH_PROBE" not in os.environ
