@@ -173,6 +173,14 @@ class WideState(_Cell):
         return h, [ops.concatenate([h, h], -1)]  # twice as wide as state_size
 
 
+@mb.register_cell("ov_exit_build")
+class ExitOnBuild(_Cell):
+    def build(self, input_shape):
+        import os
+
+        os._exit(9)  # a crash while building: its run records it, the probe must survive it
+
+
 @mb.register_model("ov_none")
 def none_factory(spec, units, return_sequences=False, **params):
     return None
@@ -308,18 +316,17 @@ def test_retracing_and_plotting_warnings_stay_off_a_quiet_terminal(monkeypatch):
     assert not tf_log.isEnabledFor(logging.WARNING) and tf_log.isEnabledFor(logging.ERROR)
 
 
-def test_the_probe_leaves_a_plugin_that_ends_the_process_to_its_run(monkeypatch):
+def test_the_probe_leaves_a_plugin_that_ends_the_process_to_its_run(monkeypatch, plugin):
     import os
 
     from memorybench.registry import load_plugin
 
-    plugins = Path(__file__).parent / "plugins"
-    load_plugin(plugins / "hard_exit.py")  # build(): os._exit(7)
-    load_plugin(plugins / "faulty.py")  # test_crash: os._exit(3); test_raise: raises in training
-    real = os._exit
+    load_plugin(plugin)  # ov_exit_build: os._exit(9) in build()
+    load_plugin(Path(__file__).parent / "plugins" / "faulty.py")  # test_crash: os._exit(3) in
+    real = os._exit  # the factory; test_raise raises in training
     monkeypatch.delenv("MEMORYBENCH_PROBE", raising=False)
     p = S.plan("smoke", tasks="adding", lengths="5", sets=SMALL,
-               models="test_hard_exit,test_crash,test_raise,test_tiny")
-    assert [c.model.name for c in p.configs] == ["test_hard_exit", "test_crash", "test_raise",
+               models="ov_exit_build,test_crash,test_raise,test_tiny")
+    assert [c.model.name for c in p.configs] == ["ov_exit_build", "test_crash", "test_raise",
                                                  "test_tiny"]  # their runs record what happens
     assert os._exit is real and "MEMORYBENCH_PROBE" not in os.environ
