@@ -139,9 +139,7 @@ CASES = ["fifo:summary", "fifo:config", "fifo:search", "fifo:study", "fifo:gradf
          "nested:reproduce", "huge:summary", "huge:search", "huge-length", "huge-seed",
          "solved-yes", "wrong-types", "truncated:search", "truncated:study", "link:summary",
          "link:study", "linked-searches-folder", "formulas", "escapes"]
-# gradflow.csv is read by report/findings.py's gradflow_ratios with a plain open(): not yet
-# through store.read_regular (that part of findings.py is another change's)
-OPEN = {("fifo:gradflow-csv", "report"): "a FIFO gradflow.csv still hangs report"}
+OPEN: dict[tuple[str, str], str] = {}  # (case, command) -> why it is still expected to fail
 COMMANDS = {"report": lambda r: ["report", "--results", str(r)],
             "show": lambda r: ["show", "--results", str(r)],
             "run --dry-run": lambda r: [*DRY_RUN, "--out", str(r)]}

@@ -70,3 +70,14 @@ def test_a_broken_jacobian_table_is_reported_and_skipped(tmp_path):
     assert fd.memory_path(tmp_path, warn=said.append) == []
     assert len(said) == 1 and "not a jacobian.csv" in said[0]
     assert fd.memory_path(tmp_path / "nothing") is None
+
+
+def test_a_fifo_named_jacobian_csv_is_skipped_not_waited_on(tmp_path):
+    import os
+
+    d = tmp_path / "gradflow" / "jacobian_adding_L4_T6"
+    d.mkdir(parents=True)
+    os.mkfifo(d / "jacobian.csv")
+    said = []
+    assert fd.memory_path(tmp_path, warn=said.append) == []  # returns: nothing blocks on it
+    assert len(said) == 1 and "not a regular file" in said[0]

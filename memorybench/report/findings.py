@@ -18,10 +18,12 @@ escaped with ``leaderboard.md_text``, as table cells are.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from memorybench.errors import MemorybenchError
 from memorybench.report import survival as sv
 from memorybench.report import verdict as vd
 from memorybench.report.leaderboard import (
@@ -103,10 +105,10 @@ def gradflow_ratios(results: str | Path) -> list[dict[str, Any]]:
     for csv_path in sorted((Path(results) / "gradflow").glob("*/gradflow.csv")):
         if store.link_below(results, csv_path) is not None:
             continue
-        try:
-            with open(csv_path, newline="") as f:
-                data = list(csv.DictReader(f))
-        except OSError:
+        try:  # a regular file only: a FIFO named gradflow.csv never hangs the report
+            text = store.read_regular(csv_path).decode("utf-8")
+            data = list(csv.DictReader(io.StringIO(text, newline="")))
+        except (OSError, UnicodeDecodeError, MemorybenchError):
             continue
         series: dict[tuple[str, str], dict[int, float]] = {}
         for r in data:
@@ -346,7 +348,8 @@ def ablation_table(task: str, models: list[str], reference: str,
                    tts: dict[tuple[str, str, int], sv.Times]) -> tuple[list[str], list[str]]:
     """(lines, headline) for the ablations of ``task`` against the reference: each one's median
     horizon with its interval, the Mann-Whitney p and the verdict; and time to solve against the
-    reference at the longest length both were probed at, with the log-rank p."""
+    reference at the longest length both were probed at where either solved (else the longest
+    both were probed at), with the log-rank p."""
     ablations = [m for m in models if m in ABLATIONS]
     ref = seeds.get((task, reference))
     if not ablations:
@@ -357,8 +360,10 @@ def ablation_table(task: str, models: list[str], reference: str,
         c = vd.contrast(sh, ref)
         common = sorted({L for t, x, L in tts if t == task and x == m}
                         & {L for t, x, L in tts if t == task and x == reference})
-        if common:
-            L = common[-1]
+        if common:  # the longest length both were probed at where either solved at all
+            informative = [x for x in common if tts[(task, m, x)].solved_at
+                           or tts[(task, reference, x)].solved_at]
+            L = (informative or common)[-1]
             p = sv.logrank_p(tts[(task, m, L)], tts[(task, reference, L)])
             ttsw = f"L={L}: " + ("no run solved" if p is None else f"p = {vd.fmt_p(p)}")
         else:
@@ -371,7 +376,8 @@ def ablation_table(task: str, models: list[str], reference: str,
     lines = [f"Ablations against {e(reference)} (median horizon {vd.summary(ref)}; per seed "
              f"{vd.per_seed(ref)}). Verdict: Mann-Whitney on the seeds' horizons, two-sided, "
              f"lost or gained only where p < {vd.ALPHA}. Time to solve: log-rank against "
-             f"{e(reference)} at the longest length both were probed at.", "",
+             f"{e(reference)} at the longest length both were probed at where either "
+             "solved.", "",
              md_table(["model", "what changes", "median horizon (interval, coverage)",
                        "per-seed horizons", "p (Mann-Whitney)", "horizon", "time to solve "
                        "(log-rank)"], rows), ""]

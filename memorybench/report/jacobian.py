@@ -558,9 +558,16 @@ def jacobian_summary(csv_path: str | Path) -> list[dict[str, Any]]:
     and ||dc_{T-1}/dc_0||, and ``<p>_half_life``: the first lag where the median across seeds
     first drops below half its lag-1 value (None if never). Paths a model lacks are None.
     ``note``: "not measured: ..." when no run of the model could be measured, else ""."""
+    import io
+
     import pandas as pd
 
-    df = pd.read_csv(csv_path, keep_default_na=False, na_values=[""])
+    from memorybench.run import store
+
+    # a regular file only (a FIFO named jacobian.csv never hangs the report), .gz as shipped
+    raw = store.read_regular(csv_path, limit=64 * 2**20)
+    df = pd.read_csv(io.BytesIO(raw), keep_default_na=False, na_values=[""],
+                     compression="gzip" if str(csv_path).endswith(".gz") else None)
     missing = [c for c in CSV_COLUMNS if c not in df.columns]
     if missing:
         raise ConfigError(f"{csv_path}: not a jacobian.csv (no column {missing[0]!r}); expected "
