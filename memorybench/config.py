@@ -218,6 +218,9 @@ def resolve(cfg: RunConfig) -> RunConfig:
         digest = _plugin_digest(reg, n)
         if digest:
             code[kind] = digest
+    version = getattr(TASKS.get(cfg.task.name), "generator_version", 1)
+    if "task" not in code and isinstance(version, int) and version != 1:
+        code["task"] = f"generator v{version}"  # a fixed generator: new run ids
     return RunConfig(
         task=TaskConfig(cfg.task.name, _jsonable(task.params())),
         model=ModelConfig(name, int(units), m.layers, m.param_budget, _jsonable(dict(m.params))),

@@ -195,3 +195,19 @@ def test_match_params_gives_every_model_the_same_budget():
         assert c.model.param_budget == 3000
         n = build_model("adding", c.model.name, units=c.model.units).count_params()
         assert abs(n - 3000) <= 0.05 * 3000
+
+
+def test_a_fixed_generator_gets_new_run_ids_and_the_others_keep_theirs(monkeypatch):
+    from memorybench.config import ModelConfig, RunConfig, TaskConfig, resolve, run_id
+    from memorybench.tasks.induction_heads import InductionHeads
+
+    def rid(task, **params):
+        return run_id(RunConfig(TaskConfig(task, params), ModelConfig("lstm", units=4)))
+
+    ih = rid("induction_heads", length=16)
+    assert resolve(RunConfig(TaskConfig("induction_heads", {"length": 16}),
+                             ModelConfig("lstm", units=4))).code == {"task": "generator v2"}
+    monkeypatch.setattr(InductionHeads, "generator_version", 1)
+    assert rid("induction_heads", length=16) != ih  # the old generator's runs are not reused
+    assert resolve(RunConfig(TaskConfig("adding", {"length": 16}),
+                             ModelConfig("lstm", units=4))).code == {}  # ids unchanged

@@ -75,6 +75,7 @@ class InductionHeads(Task):
     """Induction heads; ``length`` is the training length T (the trigger is at T-1)."""
 
     min_length = 4  # the reference's input_seq_len >= 3: the first trigger in 0..T-4
+    generator_version = 2  # 2: the H3 / Mamba reference's layout (special tokens, trigger)
     length: int = 256
     vocab_size: int = 16  # no-op 0, ordinary tokens 1..vocab_size-2, the trigger vocab_size-1
     eval_lengths: tuple = DEFAULT_EVAL_LENGTHS

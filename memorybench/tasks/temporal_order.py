@@ -63,6 +63,7 @@ class TemporalOrder(Task):
     """Temporal order; ``length`` is the sequence length T (the paper's T = 100)."""
 
     min_length = 10
+    generator_version = 2  # 2: positions counted from 1, as the paper does
     length: int = 100
     variant: str = "6a"
 
