@@ -268,7 +268,7 @@ def plot_gradflow(df, path: Path, title: str) -> list[Path]:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from memorybench.report.plots import RC, save_figure, styles
+    from memorybench.report.plots import RC, save_pair, styles
 
     models = list(dict.fromkeys(df["model"]))
     look = styles((m, m) for m in models)
@@ -299,14 +299,7 @@ def plot_gradflow(df, path: Path, title: str) -> list[Path]:
                    frameon=False, ncol=1 if len(labels) <= 14 else 2)
         fig.suptitle(title)
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        out = [path.with_suffix(".png"), path.with_suffix(".svg")]
-        try:  # atomic writes: a link at the path is replaced, never written through
-            save_figure(fig, out[0], "png", dpi=110, bbox_inches="tight")
-            save_figure(fig, out[1], "svg", bbox_inches="tight")
-        finally:
-            plt.close(fig)
-    return out
+        return save_pair(fig, path)
 
 
 def run_gradflow(

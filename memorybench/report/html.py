@@ -105,12 +105,7 @@ def check_output(results: Path, *folders: Path) -> None:
     import os
 
     for d in folders:
-        link = store.link_below(results, d)
-        if link is not None:
-            raise OutputError(f"{link} is a symbolic link; remove it (the report writes only "
-                              f"inside the results folder)")
-        if d.exists() and not d.is_dir():
-            raise OutputError(f"{d} is not a folder; remove it or choose another --results")
+        store.check_folder_inside(results, d, "the report")
     probe = folders[0] if folders else results
     while not probe.exists() and probe != results:
         probe = probe.parent

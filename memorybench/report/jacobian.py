@@ -441,7 +441,7 @@ def plot_jacobians(df, path: Path, title: str) -> list[Path]:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from memorybench.report.plots import RC, save_figure, styles
+    from memorybench.report.plots import RC, save_pair, styles
 
     data = df[df["path"].isin(PATHS) & df["norm"].notna()]
     models = list(dict.fromkeys(df["model"]))
@@ -485,14 +485,7 @@ def plot_jacobians(df, path: Path, title: str) -> list[Path]:
                    "over seeds)", title_fontsize=9)
         fig.suptitle(title)
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        out = [path.with_suffix(".png"), path.with_suffix(".svg")]
-        try:  # atomic writes: a link at the path is replaced, never written through
-            save_figure(fig, out[0], "png", dpi=110, bbox_inches="tight")
-            save_figure(fig, out[1], "svg", bbox_inches="tight")
-        finally:
-            plt.close(fig)
-    return out
+        return save_pair(fig, path)
 
 
 def run_jacobians(

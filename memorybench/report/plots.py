@@ -206,6 +206,20 @@ def save_figure(fig, path: Path, fmt: str, **kw) -> None:
     store.write_bytes(path, buf.getvalue())
 
 
+def save_pair(fig, path: Path) -> list[Path]:
+    """``fig`` as ``path``'s PNG and SVG (atomic, like every figure of the report), then closed;
+    returns the two paths. For the diagnostics that write beside their CSV (gradient flow, the
+    memory path's Jacobian)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = [path.with_suffix(".png"), path.with_suffix(".svg")]
+    try:  # atomic writes: a link at the path is replaced, never written through
+        save_figure(fig, out[0], "png", dpi=DPI, bbox_inches="tight")
+        save_figure(fig, out[1], "svg", bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return out
+
+
 def save(fig, out: Path, name: str, title: str, caption: str) -> Figure:
     out.mkdir(parents=True, exist_ok=True)
     png, svg = out / f"{name}.png", out / f"{name}.svg"

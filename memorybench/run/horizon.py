@@ -339,15 +339,7 @@ def check_searches_folder(out_dir: str | Path) -> None:
     """OutputError when ``out_dir/searches`` is a symbolic link (``store.link_below``, as for
     ``runs/``, ``report/`` and ``gradflow/``) or not a folder: search records are written only
     inside the results folder."""
-    from memorybench.errors import OutputError
-
-    folder = Path(out_dir) / SEARCHES
-    link = store.link_below(out_dir, folder)
-    if link is not None:
-        raise OutputError(f"{link} is a symbolic link; search records are never written through "
-                          f"links (remove it or choose another --out)")
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder} is not a folder; remove it or choose another --out")
+    store.check_folder_inside(out_dir, Path(out_dir) / SEARCHES, "a search record")
 
 
 def write_record(out_dir: Path, search: Search, settings: dict[str, Any]) -> Path:

@@ -380,6 +380,20 @@ def linked(path: str | Path, names: tuple[str, ...] = ()) -> Path | None:
     return None
 
 
+def check_folder_inside(root: str | Path, folder: str | Path, what: str) -> None:
+    """OutputError unless ``folder`` (inside the results folder ``root``) is a real folder or
+    absent: nothing is written through a symbolic link or into a file. ``what``: what would be
+    written there, for the message."""
+    from memorybench.errors import OutputError
+
+    link = link_below(root, folder)
+    if link is not None:
+        raise OutputError(f"{link} is a symbolic link; remove it ({what} is written only inside "
+                          f"the results folder)")
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise OutputError(f"{folder} is not a folder; remove it or choose another --out")
+
+
 def link_below(root: str | Path, path: str | Path) -> Path | None:
     """The first path from ``root`` (exclusive) down to ``path`` (inclusive) that is a symbolic
     link, or None: such a path leads out of the results folder ``root`` (which may itself be a
