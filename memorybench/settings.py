@@ -339,6 +339,8 @@ STUDIES: dict[str, dict[str, Any]] = {
         "steps": WHY_LSTM_STEPS,
         "claims": WHY_LSTM_CLAIMS,
         "reference": "lstm",  # ablations are compared with this model's horizon
+        # the models the headline quotes besides the longest horizon and the reference
+        "baselines": ["simple_rnn", "ungated", "cec"],
         "scales": {
             "cpu": {
                 "description": "at most 60 minutes on an idle 2-core CPU (two runs at once)",
@@ -439,6 +441,7 @@ def study(name: str, scale: str) -> dict[str, Any]:
     return {"name": name, "scale": scale, "tasks": tasks, "models": models,
             "reference": st["reference"], "factors": copy.deepcopy(st.get("factors")),
             "steps": copy.deepcopy(st.get("steps")), "claims": copy.deepcopy(st.get("claims")),
+            "baselines": list(st.get("baselines", [])),
             **sc}
 
 

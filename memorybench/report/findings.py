@@ -158,7 +158,7 @@ def _norm_range(r: dict[str, Any], p: str) -> str:
     return f"{med:.3g} ({lo:.3g}-{hi:.3g})" if r.get("seeds", 1) > 1 else f"{med:.3g}"
 
 
-def memory_path_section(rows: list[dict[str, Any]], reference: str,
+def memory_path_section(rows: list[dict[str, Any]], quoted: list[str],
                         models: list[str]) -> tuple[list[str], list[str]]:
     """(lines, headline) of the memory path's Jacobian: per model, at init and trained, the
     spectral norm of dc_{T-1}/dc_0 and dh_{T-1}/dh_0 (median over seeds, min-max) and the lag at
@@ -183,8 +183,7 @@ def memory_path_section(rows: list[dict[str, Any]], reference: str,
                         "‖dh_T/dh_0‖", "h half-life"], table), ""]
     head = []
     for r in rows:
-        if r["state"] == "trained" and not r.get("note") and r["model"] in (
-                "simple_rnn", "ungated", "cec", reference):
+        if r["state"] == "trained" and not r.get("note") and r["model"] in quoted:
             mem = (f"memory ‖dc_T/dc_0‖ {_norm_range(r, 'c')}, "
                    if r.get("c_last_median") is not None else "")
             head.append(f"memory path ({e(r['where'])}, lag {r['lag']}): trained "
@@ -275,16 +274,19 @@ def _items(value: Any, keys: tuple[str, ...]) -> list[dict[str, str]]:
             if isinstance(v, dict) and all(isinstance(v.get(k), str) for k in keys)]
 
 
-def _study_list(study: dict[str, Any] | None, key: str, keys: tuple[str, ...]) -> list[dict]:
+def _study_value(study: dict[str, Any], key: str) -> Any:
     """``study[key]``; a record written before the key existed takes the study's definition in
-    ``memorybench.settings.STUDIES`` (the steps and claims are the study's design, not data)."""
-    if not study:
-        return []
-    if key not in study:
-        from memorybench.settings import STUDIES
+    ``memorybench.settings.STUDIES`` (steps, claims, baselines: the design, not data)."""
+    if key in study:
+        return study[key]
+    from memorybench.settings import STUDIES
 
-        study = STUDIES.get(study.get("name"), {})
-    return _items(study.get(key), keys)
+    return STUDIES.get(study.get("name"), {}).get(key)
+
+
+def _study_list(study: dict[str, Any] | None, key: str, keys: tuple[str, ...]) -> list[dict]:
+    """The well-formed items of the study's ``key`` (``_study_value``)."""
+    return _items(_study_value(study, key), keys) if study else []
 
 
 def _words(c: vd.Contrast, a: vd.SeedHorizons | None, b: vd.SeedHorizons | None) -> str:
@@ -493,7 +495,7 @@ def findings(
     tasks = list(study["tasks"]) if study else sorted({r["task"] for r in recs})
     models = list(study["models"]) if study else sorted({r["model"] for r in recs})
     reference = (study or {}).get("reference", "lstm")
-    lines = ["# Findings", ""]
+    lines = ["# Findings", ""]  # the introduction; the sections follow the headline
     if study:
         lines += [f"Study {e(study.get('name'))} at scale {e(study.get('scale'))}: "
                   f"{e(study.get('description', ''))}.", ""]
@@ -507,6 +509,8 @@ def findings(
               "distribution-free interval from order statistics and its coverage. Two models "
               "differ only where the two-sided Mann-Whitney test on their seeds' horizons gives "
               f"p < {vd.ALPHA}.", ""]
+    intro, lines = lines, []
+    baselines = [m for m in _baselines(study) if m != reference]
 
     headline: list[str] = []
     by_task: dict[str, dict[str, dict]] = {}
@@ -528,7 +532,7 @@ def findings(
         measured = [m for m in models if m in rows and (task, m) not in failed_only]
         lines += ranking(task, models, rows, measured, seeds, failed_only)
         lines += ties(rows, measured)
-        headline += task_headline(task, rows, measured, reference, failed_only)
+        headline += task_headline(task, rows, measured, reference, failed_only, baselines)
         ab_lines, ab_head = ablation_table(task, models, reference, seeds, tts)
         lines += ab_lines
         headline += ab_head
@@ -541,18 +545,24 @@ def findings(
         lines += [f"## {e(task)}", "", f"Not measured at this scale: {e(why)}.", ""]
         headline.append(f"{e(task)}: not measured at this scale.")
     if jacobian is not None:
-        j_lines, j_head = memory_path_section(jacobian, reference, models)
+        j_lines, j_head = memory_path_section(jacobian, [*baselines, reference], models)
         lines += j_lines
         headline += j_head
     if gradflow is not None:
-        g_lines, g_head = gradient_flow(gradflow, reference)
+        g_lines, g_head = gradient_flow(gradflow, [*baselines, reference])
         lines += g_lines
         headline += g_head if jacobian is None else []
-    body = "\n".join(lines).rstrip() + "\n"
     head = ["## Headline", "", *[f"- {h}" for h in headline], ""]
-    i = body.index("Every line is computed")
-    j = body.index("\n\n", i) + 2
-    return body[:j] + "\n".join(head) + "\n" + body[j:], headline
+    return "\n".join([*intro, *head, *lines]).rstrip() + "\n", headline
+
+
+def _baselines(study: dict[str, Any] | None) -> list[str]:
+    """The models the headline quotes besides the best (the study's ``baselines``; a record
+    written before the key existed takes the study's definition); [] without a study."""
+    if not study:
+        return []
+    value = study.get("baselines") if "baselines" in study else _study_value(study, "baselines")
+    return [m for m in value if isinstance(m, str)] if isinstance(value, list) else []
 
 
 def ranking(task: str, models: list[str], rows: dict[str, dict], measured: list[str],
@@ -607,7 +617,7 @@ def ties(rows: dict[str, dict], measured: list[str]) -> list[str]:
 
 
 def task_headline(task: str, rows: dict[str, dict], measured: list[str], reference: str,
-                  failed_only: set) -> list[str]:
+                  failed_only: set, baselines: list[str]) -> list[str]:
     """The headline lines of one task: who holds the longest horizon, and the baselines'."""
     if not measured:
         return [f"{e(task)}: not measured."]
@@ -617,16 +627,17 @@ def task_headline(task: str, rows: dict[str, dict], measured: list[str], referen
     out = [f"{e(task)}: longest horizon {', '.join(map(e, best))}, "
            f"{_horizon_phrase(rows[best[0]])}."
            if best_v else f"{e(task)}: no model solves the shortest length tried."]
-    for m in ("simple_rnn", "ungated", "cec", reference):
+    quoted = [*baselines, reference]
+    for m in quoted:
         if m in rows and m not in best and (task, m) not in failed_only:
             out.append(f"{e(task)}: {e(m)} {_horizon_phrase(rows[m])}.")
     out += [f"{e(task)}: {e(m)} {_horizon_phrase(rows[m])}." for m in measured
-            if isinstance(rows[m].get("not_measured"), str) and m not in (
-                "simple_rnn", "ungated", "cec", reference)]
+            if isinstance(rows[m].get("not_measured"), str) and m not in quoted]
     return out
 
 
-def gradient_flow(gradflow: list[dict[str, Any]], reference: str) -> tuple[list[str], list[str]]:
+def gradient_flow(gradflow: list[dict[str, Any]],
+                  quoted: list[str]) -> tuple[list[str], list[str]]:
     lines = ["## Gradient flow", "",
              "`||dL/dx_first|| / ||dL/dx_last||`: how much of the loss gradient reaches the "
              "first input compared with the last (1: none lost; 1e-6: vanished), mean over "
@@ -640,5 +651,5 @@ def gradient_flow(gradflow: list[dict[str, Any]], reference: str) -> tuple[list[
     head = [f"gradient flow ({e(g['where'])}): trained {e(g['model'])} passes "
             f"{_ratio(g['trained'])} of the last step's gradient to the first step."
             for g in gradflow
-            if g["trained"] is not None and g["model"] in ("simple_rnn", "ungated", reference)]
+            if g["trained"] is not None and g["model"] in quoted]
     return lines, head

@@ -453,7 +453,7 @@ STUDY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
                                    "settings_in_words", "command", "gradflow_csv",
                                    "jacobian_csv")},
     # "steps" and "claims" (lists of objects) are read item by item by report/findings.py
-    "tasks": ((list,), True), "models": ((list,), True),
+    "tasks": ((list,), True), "models": ((list,), True), "baselines": ((list,), True),
     **{k: ((dict,), True) for k in ("settings", "gradflow", "not_searched", "factors",
                                     "jacobian", "not_measured")},
 }

@@ -114,6 +114,7 @@ def run_study(
         "scale_description": st.get("description"),
         "tasks": st["tasks"], "models": st["models"], "reference": st["reference"],
         "factors": st.get("factors"), "steps": st.get("steps"), "claims": st.get("claims"),
+        "baselines": st.get("baselines"),
         "not_searched": st.get("not_searched", {}),
         "settings": settings, "settings_in_words": settings_in_words(settings),
         "base": st["base"], "max_length": st["max_length"], "bisect": st["bisect"],
