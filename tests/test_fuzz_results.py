@@ -21,25 +21,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from summaries import SUMMARY as BASE_SUMMARY
 
 LIMIT_S = 120.0  # per command: seconds of importing pandas on a loaded 2-core machine, not more
 SETS = ["train.steps=20", "train.eval_every=10", "train.batch_size=32", "model.units=8",
         "train.n_train=256", "train.n_val=64", "train.n_test=64"]
 DRY_RUN = ["run", "--profile", "smoke", "--tasks", "adding", "--lengths", "10", "--models",
            "lstm", "--seeds", "1", "--dry-run", *[a for s in SETS for a in ("--set", s)]]
-SUMMARY = {
-    "batch_size": 32, "chance": 0.1667, "cudnn_eligible": True, "dataset": "synthetic",
-    "device": "CPU", "finished_at": "2026-11-25T15:48:58+00:00", "gpus": [],
-    "higher_is_better": False, "jit": False, "layers": 1, "length": 10, "lr": 0.01,
-    "metric": "mse", "model": "lstm", "n_test": 64, "n_train": 256, "n_val": 64,
-    "paper_metrics": {}, "param_budget": None, "params": 116, "plugins": {},
-    "precision": "float32", "reason": None, "score": 0.5, "seconds_to_solve": None, "seed": 0,
-    "solved": False, "solved_at": 0.01, "started_at": "2026-11-25T15:48:51+00:00",
-    "status": "completed", "steps": 20, "steps_to_solve": None, "steps_trained": 20,
-    "task": "adding", "task_params": {"length": 10, "variant": "half"}, "test_loss": 0.08,
-    "test_metric": 0.08, "throughput": 1000.0, "traceback": None, "train_seconds": 1.0,
-    "units": 8, "val_metric": 0.08, "versions": {}, "wall_seconds": 1.5,
-}
+SUMMARY = {**BASE_SUMMARY, "batch_size": 32, "chance": 0.1667, "n_train": 256, "steps": 20,
+           "steps_trained": 20, "units": 8}
 NESTED = "[" * 100_000 + "]" * 100_000
 FORMULAS = ["=HYPERLINK(\"http://evil\",\"x\")", "@SUM(A1)", "+cmd|' /C calc'!A0", "-2+3+cmd"]
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from summaries import SUMMARY as BASE_SUMMARY
 
 from memorybench import cli
 from memorybench import settings as S
@@ -24,19 +25,7 @@ from memorybench.config import run_id
 from memorybench.errors import ConfigError, DataError, OutputError
 from memorybench.run import store
 
-SUMMARY = {
-    "batch_size": 64, "chance": 0.16666666666666666, "cudnn_eligible": True,
-    "dataset": "synthetic", "device": "CPU", "finished_at": "2026-11-25T15:48:58+00:00",
-    "gpus": [], "higher_is_better": False, "jit": False, "layers": 1, "length": 10, "lr": 0.01,
-    "metric": "mse", "model": "lstm", "n_test": 64, "n_train": 640, "n_val": 64,
-    "paper_metrics": {}, "param_budget": None, "params": 116, "plugins": {},
-    "precision": "float32", "reason": None, "score": 0.5, "seconds_to_solve": None, "seed": 0,
-    "solved": False, "solved_at": 0.01, "started_at": "2026-11-25T15:48:51+00:00",
-    "status": "completed", "steps": 10, "steps_to_solve": None, "steps_trained": 10,
-    "task": "adding", "task_params": {"length": 10, "variant": "half"}, "test_loss": 0.08,
-    "test_metric": 0.08, "throughput": 1000.0, "traceback": None, "train_seconds": 1.0,
-    "units": 4, "val_metric": 0.08, "versions": {}, "wall_seconds": 1.5,
-}
+SUMMARY = dict(BASE_SUMMARY)
 SETS = ["train.steps=20", "train.eval_every=10", "train.batch_size=32", "model.units=8",
         "train.n_train=256", "train.n_val=64", "train.n_test=64"]
 NESTED = "[" * 200_000 + "]" * 200_000  # deeper than json.loads can recurse
