@@ -8,7 +8,7 @@ import json
 import pytest
 
 from memorybench import settings as S
-from memorybench.report import findings as fd
+from memorybench.report import mechanism as mech
 
 TINY = {"train.steps": 20, "train.eval_every": 10, "train.batch_size": 8, "train.n_train": 64,
         "train.n_val": 16, "train.n_test": 16, "train.eval_batch_size": 16, "model.units": 4}
@@ -67,9 +67,9 @@ def test_a_broken_jacobian_table_is_reported_and_skipped(tmp_path):
     d.mkdir(parents=True)
     (d / "jacobian.csv").write_text("not,a,jacobian\n1,2,3\n")
     said = []
-    assert fd.memory_path(tmp_path, warn=said.append) == []
+    assert mech.memory_path(tmp_path, warn=said.append) == []
     assert len(said) == 1 and "not a jacobian.csv" in said[0]
-    assert fd.memory_path(tmp_path / "nothing") is None
+    assert mech.memory_path(tmp_path / "nothing") is None
 
 
 def test_a_fifo_named_jacobian_csv_is_skipped_not_waited_on(tmp_path):
@@ -79,5 +79,5 @@ def test_a_fifo_named_jacobian_csv_is_skipped_not_waited_on(tmp_path):
     d.mkdir(parents=True)
     os.mkfifo(d / "jacobian.csv")
     said = []
-    assert fd.memory_path(tmp_path, warn=said.append) == []  # returns: nothing blocks on it
+    assert mech.memory_path(tmp_path, warn=said.append) == []  # returns: nothing blocks on it
     assert len(said) == 1 and "not a regular file" in said[0]

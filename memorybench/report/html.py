@@ -143,6 +143,7 @@ def report_tables(results: str | Path, runs: list[dict] | None = None,
     alone: what ``make_report`` writes, and what the shipped results are checked against.
     Records that cannot be used are skipped, with a message to ``warn`` when given."""
     from memorybench.report import findings as fd
+    from memorybench.report import mechanism as mech
 
     results = Path(results)
     runs = lb.load_runs(results, warn=lambda msg: None) if runs is None else runs
@@ -151,8 +152,8 @@ def report_tables(results: str | Path, runs: list[dict] | None = None,
     hor = lb.horizons(runs, searches)
     grad_dir = results / GRADFLOW_DIR
     finding_md, _ = fd.findings(runs, searches, fd.load_study(results, warn=warn),
-                                fd.gradflow_ratios(results) if grad_dir.is_dir() else None,
-                                fd.memory_path(results, warn=warn))
+                                mech.gradflow_ratios(results) if grad_dir.is_dir() else None,
+                                mech.memory_path(results, warn=warn))
     t = Tables({
         fd.FINDINGS: finding_md,
         "leaderboard_all_rates.csv": store.frame_csv(lb.leaderboard(runs, all_rates=True)),
