@@ -706,6 +706,27 @@ def _print_published(console, results: Path, banner: str) -> None:
 
 
 # -- references: published numbers (memorybench/references.csv) -----------------------------
+@app.command("merge")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="The merged results folder (new or empty).")
+@click.option("--prefer", type=int, default=None,
+              help="The position (1, 2, ...) of the source whose version wins a conflict.")
+def merge_cmd(sources, out, prefer) -> int:
+    """Merge results folders by run id: identical duplicates once, conflicts refused unless
+    --prefer says which folder wins; search records, study.json and diagnostics alike."""
+    from memorybench.run.merge import merge
+
+    got = merge(list(sources), out, prefer=None if prefer is None else prefer - 1)
+    for line in got.skipped:
+        _warn(f"not merged: {line}")
+    click.echo(f"{got.runs} runs and {got.records} records into {out} ({got.duplicates} "
+               f"identical duplicates kept once"
+               + (f", {got.overridden} versions of other folders left out (--prefer)"
+                  if got.overridden else "") + f")\nnext:    memorybench report --out {out}")
+    return 0
+
+
 @app.command("references")
 @click.option("--task", "task_filter", default=None, help="Only this task.")
 @click.option("--full", is_flag=True, help="Every field of every row.")

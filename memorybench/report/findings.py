@@ -391,8 +391,9 @@ def findings(
              if k not in failed_only and k not in unmeasured}
     tts = sv.times(runs)
 
-    tasks = list(study["tasks"]) if study else sorted({r["task"] for r in recs})
-    models = list(study["models"]) if study else sorted({r["model"] for r in recs})
+    # a study record without its lists (a hand-written one, say) falls back to the runs'
+    tasks = list((study or {}).get("tasks") or sorted({r["task"] for r in recs}))
+    models = list((study or {}).get("models") or sorted({r["model"] for r in recs}))
     reference = (study or {}).get("reference", "lstm")
     lines = ["# Findings", ""]  # the introduction; the sections follow the headline
     if study:
