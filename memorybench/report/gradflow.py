@@ -322,10 +322,8 @@ def run_gradflow(
     from memorybench.run import store
 
     out = Path(out)
-    link = None if root is None else store.link_below(root, out)
-    if link is not None:
-        raise OutputError(f"{link} is a symbolic link; remove it (the gradient flow is written "
-                          f"only inside the results folder)")
+    if root is not None:  # never through a link below the results folder
+        store.check_folder_inside(root, out, "the gradient flow")
     check_writable(out)  # before the seconds of computing
     df = gradient_flow(task, models, length, runs=runs, units=units, batch=batch, seed=seed,
                        loss_steps=loss_steps)

@@ -507,10 +507,8 @@ def run_jacobians(
     from memorybench.run import store
 
     out = Path(out)
-    link = None if root is None else store.link_below(root, out)
-    if link is not None:
-        raise OutputError(f"{link} is a symbolic link; remove it (the memory Jacobian is written "
-                          f"only inside the results folder)")
+    if root is not None:  # never through a link below the results folder
+        store.check_folder_inside(root, out, "the memory Jacobian")
     check_writable(out)  # before the seconds of computing
     df = jacobians(task, length, runs, batch=batch)
     seeds = sorted(set(df["seed"]))
