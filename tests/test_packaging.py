@@ -102,6 +102,7 @@ def test_the_wheel_carries_the_package_and_its_bench_suite_runs_installed(tmp_pa
                     "-w", str(tmp_path / "dist"), str(src)],
                    check=True, capture_output=True, timeout=300, cwd=tmp_path)
     (wheel,) = (tmp_path / "dist").glob("memorybench-*.whl")
+    assert wheel.stat().st_size < 5e6  # the shipped results stay small (about 2.5 MB packed)
 
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
@@ -121,8 +122,12 @@ def test_the_wheel_carries_the_package_and_its_bench_suite_runs_installed(tmp_pa
         "import json, sys, memorybench\n"
         "from memorybench.bench import cells, generators, pipeline, suite\n"
         "r = suite.bench_generators(length=10, n=64, loop_n=8, repeats=1)\n"
+        "from memorybench.run.study import shipped\n"
+        "f = shipped('why-lstm', 'cpu')\n"
         "print(json.dumps({'file': memorybench.__file__, 'suite': suite.__file__,\n"
-        "                  'speedup': r['generator_speedup_vs_loop']}))\n"
+        "                  'speedup': r['generator_speedup_vs_loop'], 'shipped': str(f),\n"
+        "                  'runs': len(list(f.glob('runs/*/summary.json'))),\n"
+        "                  'weights': len(list(f.glob('runs/*/*.h5')))}))\n"
     )
     env = _env(PYTHONPATH=str(site))
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
@@ -131,6 +136,9 @@ def test_the_wheel_carries_the_package_and_its_bench_suite_runs_installed(tmp_pa
     got = json.loads(out.stdout)
     assert Path(got["file"]).is_relative_to(site) and Path(got["suite"]).is_relative_to(site)
     assert got["speedup"] > 0
+    # the shipped study results (`study --with` adds to them) come with the wheel, weightless
+    assert Path(got["shipped"]).is_relative_to(site) and got["runs"] >= 260
+    assert got["weights"] == 0
     cli = subprocess.run([sys.executable, "-m", "memorybench", "bench", "--help"], cwd=tmp_path,
                          env=env, capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0 and "--quick" in cli.stdout, cli.stderr

@@ -1,6 +1,7 @@
 """The shipped why-LSTM results cannot drift from their data: the tables under
-docs/results/why-lstm/report/ are re-rendered from the shipped run summaries, search records,
-study record and gradient-flow CSV, and must be equal; the README quotes the shipped Findings."""
+docs/results/why-lstm/report/ are re-rendered from the results the package ships
+(memorybench/shipped/why-lstm-cpu/: run summaries, search records, study record, diagnostics)
+and must be equal; the README quotes the shipped Findings."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ from pathlib import Path
 import pytest
 
 from memorybench.report.html import report_tables
+from memorybench.run import store
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ROOT / "docs" / "results" / "why-lstm"
+DATA = ROOT / "memorybench" / "shipped" / "why-lstm-cpu"  # package data
+SHIPPED = ROOT / "docs" / "results" / "why-lstm"  # its notes and rendered report
 
 
 def test_the_study_is_shipped_with_its_record():
-    study = json.loads((SHIPPED / "study.json").read_text())
+    study = json.loads((DATA / "study.json").read_text())
     assert study["name"] == "why-lstm" and study["scale"] == "cpu"
-    runs = list((SHIPPED / "runs").glob("*/summary.json"))
+    runs = list((DATA / "runs").glob("*/summary.json"))
     assert len(runs) >= 260  # the first round alone: 2 tasks x 13 models x 2 rates x 5 seeds
     assert all((p.parent / "config.json").is_file() for p in runs)
+    assert not list(DATA.glob("runs/*/" + store.WEIGHTS)), "weights are not shipped"
     notes = (SHIPPED / "README.md").read_text()
     for key in ("command", "started_at", "machine", "memorybench_version"):
         assert str(study[key]) in notes, key
@@ -31,7 +35,7 @@ def test_the_study_is_shipped_with_its_record():
 @pytest.mark.parametrize("name", ["leaderboard.csv", "leaderboard.md", "horizon.csv",
                                   "horizon.md", "findings.md", "leaderboard_all_rates.csv"])
 def test_shipped_tables_equal_a_fresh_rendering(name):
-    tables = report_tables(SHIPPED)
+    tables = report_tables(DATA)
     assert (SHIPPED / "report" / name).read_text() == tables[name], name
 
 
