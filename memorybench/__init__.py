@@ -34,6 +34,7 @@ _API = {
     "run": "memorybench",  # the callable package memorybench.run (see its docstring)
     "plan": "memorybench.settings",
     "sweep": "memorybench.run.sweep",
+    "study": "memorybench.run.study",
     # errors
     "MemorybenchError": "memorybench.errors",
     "ConfigError": "memorybench.errors",

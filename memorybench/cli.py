@@ -449,21 +449,43 @@ def _say_not_measured(console, stopped: list[str]) -> int:
 @app.command("study")
 @click.argument("name")
 @click.option("--scale", default="cpu", show_default=True,
-              help="cpu (at most 60 minutes on an idle 2-core CPU) or gpu.")
+              help="cpu (at most 60 minutes on an idle 2-core CPU), gpu, or demo.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Results folder  [default: results/<name>-<scale>]")
+@click.option("--with", "with_", default=None,
+              help="Models to add beside the study's (comma-separated): only their searches "
+              "train; the study's runs come from --from, the --out folder, or the shipped "
+              "results.")
+@plugin_opt
+@click.option("--from", "from_", type=click.Path(path_type=Path), default=None,
+              help="With --with: the study's results to add to  [default: --out when it holds "
+              "the study, else the results shipped with memorybench]")
+@click.option("--retrain-baselines", is_flag=True,
+              help="With --with: train the study's models again too (when the source's "
+              "settings differ from these).")
 @click.option("--set", "set_", multiple=True, help="Override a setting key=value, as in `run`.")
 @click.option("--workers", type=int, default=None,
               help="Runs at once (default: the scale's, 2 on cpu).")
 @click.option("--executor", default="local", show_default=True, help="local or ray.")
 @click.option("--retry-failed", is_flag=True, help="Run failed runs again.")
 @click.option("--dry-run", is_flag=True, help="Print the study's settings and first round.")
-def study_cmd(name, scale, out, set_, workers, executor, retry_failed, dry_run) -> int:
-    """Run a study (why-lstm): horizon searches, gradient flow, then the report with Findings."""
+def study_cmd(name, scale, out, with_, plugin, from_, retrain_baselines, set_, workers,
+              executor, retry_failed, dry_run) -> int:
+    """Run a study (why-lstm): horizon searches, gradient flow, then the report with Findings.
+
+    With --with NAME[,NAME] (and --plugin FILE for your own cell), the study's results are
+    copied into --out and only the added models train, at the study's settings, seeds and
+    parameter budget; the report ranks them among the study's models.
+    """
     from memorybench import settings as S
     from memorybench.run.sweep import get_executor
 
     st = S.study(name, scale)
+    load_plugins(plugin)
+    added = S.name_list("--with", with_) if with_ is not None else []
+    if (from_ is not None or retrain_baselines) and not added:
+        raise ConfigError("--from and --retrain-baselines go with --with NAME (the models to "
+                          "add)")
     out = out or Path(DEFAULT_RESULTS) / f"{name}-{scale}"
     if executor == "local":  # --workers 0 is refused, never the scale's default
         ex = get_executor("local", workers=workers if workers is not None
@@ -472,28 +494,51 @@ def study_cmd(name, scale, out, set_, workers, executor, retry_failed, dry_run) 
         ex = get_executor(executor, workers=workers)
     _quiet_tensorflow()
     if dry_run:
-        click.echo(f"study {name} ({scale}): {S.STUDIES[name]['description']}")
-        click.echo(f"base lengths {st['base']}, max {st['max_length']}, bisect {st['bisect']}, "
-                   f"gradflow {st['gradflow']}")
-        first = S.merge_layers(st["settings"], S.parse_set_items(set_))
-        _print_plan(S.expand({**first, **{f"{t}.lengths": [b] for t, b in st["base"].items()}}),
-                    out)
-        return 0
-    from memorybench.report.html import make_report
+        return _study_dry_run(st, out, set_, added, from_, retrain_baselines)
     from memorybench.run.progress import RichReporter
-    from memorybench.run.study import run_study
+    from memorybench.run.study import study
 
     console = _console()
     say = lambda m: console.print(m, markup=False, highlight=False)  # noqa: E731
-    rec = run_study(name, scale, _writable_dir(out), sets=list(set_), executor=ex, echo=say,
-                    reporter_factory=lambda: RichReporter(console), retry_failed=retry_failed,
-                    command=" ".join(["memorybench", *sys.argv[1:]]))
-    index = make_report(out, warn=_warn)
-    say(f"study finished in {rec['wall_seconds']:.0f} s; report: {index}")
+    rec = study(name, scale, _writable_dir(out), sets=list(set_), executor=ex, echo=say,
+                warn=_warn, reporter_factory=lambda: RichReporter(console),
+                retry_failed=retry_failed, command=" ".join(["memorybench", *sys.argv[1:]]),
+                add=added, source=from_, retrain_baselines=retrain_baselines)
+    say(f"study finished in {rec['wall_seconds']:.0f} s; report: {rec['report']}")
     headline = (out / "report" / "findings.md").read_text().split("## Headline", 1)[-1]
     say("Findings:\n" + headline.split("\n## ", 1)[0].strip())
-    return _say_not_measured(console, [f"{t} {m}: {why}" for t, by_model in (
+    code = _say_not_measured(console, [f"{t} {m}: {why}" for t, by_model in (
         rec.get("not_measured") or {}).items() for m, why in by_model.items()])
+    if scale == "demo" and not added:
+        console.print(f"add your own cell: memorybench study {name} --scale demo --with my_cell "
+                      f"--plugin examples/plugins/my_cell.py --from {out} --out {out}-my_cell",
+                      markup=False, highlight=False, soft_wrap=True)  # one line to copy
+    return code
+
+
+def _study_dry_run(st, out: Path, set_, added: list[str], from_, retrain_baselines) -> int:
+    """``study --dry-run``: the study's settings and the first round of what would train (with
+    --with: the added models only, after the same checks as a real run)."""
+    from memorybench import settings as S
+
+    click.echo(f"study {st['name']} ({st['scale']}): {S.STUDIES[st['name']]['description']}")
+    click.echo(f"base lengths {st['base']}, max {st['max_length']}, bisect {st['bisect']}, "
+               f"gradflow {st['gradflow']}")
+    first = S.merge_layers(st["settings"], S.parse_set_items(set_))
+    if added:
+        from memorybench.run.study import check_added, check_same_study, source_folder
+
+        check_added(st, added)
+        src = source_folder(st["name"], st["scale"], out, from_)
+        if not retrain_baselines:
+            check_same_study(st, first, src)
+        click.echo(f"the study's results from {src}; training "
+                   + ("the study's models and " if retrain_baselines else "only ")
+                   + ", ".join(added))
+        first = {**first, "models": [*st["models"], *added] if retrain_baselines else added}
+    _print_plan(S.expand({**first, **{f"{t}.lengths": [b] for t, b in st["base"].items()}}),
+                out)
+    return 0
 
 
 def _print_plan(plan, out: Path) -> None:

@@ -341,6 +341,8 @@ STUDIES: dict[str, dict[str, Any]] = {
         "reference": "lstm",  # ablations are compared with this model's horizon
         # the models the headline quotes besides the longest horizon and the reference
         "baselines": ["simple_rnn", "ungated", "cec"],
+        # a model added beside the study (`study --with`) is tested against these
+        "added_against": ["lstm", "gru"],
         "scales": {
             "cpu": {
                 "description": "at most 60 minutes on an idle 2-core CPU (two runs at once)",
@@ -442,6 +444,7 @@ def study(name: str, scale: str) -> dict[str, Any]:
             "reference": st["reference"], "factors": copy.deepcopy(st.get("factors")),
             "steps": copy.deepcopy(st.get("steps")), "claims": copy.deepcopy(st.get("claims")),
             "baselines": list(st.get("baselines", [])),
+            "added_against": list(st.get("added_against", [])),
             **sc}
 
 

@@ -67,6 +67,31 @@ def sealed_home(tmp_path_factory, monkeypatch) -> Path:
 
 
 
+# a study at a tiny scale: its training settings
+TINY = {"train.steps": 20, "train.eval_every": 10, "train.batch_size": 8, "train.n_train": 64,
+        "train.n_val": 16, "train.n_test": 16, "train.eval_batch_size": 16, "model.units": 4}
+
+
+@pytest.fixture
+def tiny_study(monkeypatch):
+    """A study of two models on adding at L=4, two seeds and two rates, seconds of training
+    (tests/test_study.py, tests/test_study_with.py)."""
+    from memorybench import settings as S
+
+    study = {
+        "description": "a tiny study", "tasks": ["adding"], "models": ["simple_rnn", "lstm"],
+        "reference": "lstm", "factors": None, "steps": S.WHY_LSTM_STEPS[:1],
+        "claims": [],
+        "scales": {"t": {
+            "workers": 1, "base": {"adding": 4}, "max_length": {"adding": 4},
+            "bisect": 0, "gradflow": {"task": "adding", "length": 4, "batch": 4},
+            "jacobian": {"task": "adding", "train_length": 4, "length": 6, "batch": 4},
+            "settings": {"seeds": 2, "train.lrs": [0.01, 0.03], **TINY}}},
+    }
+    monkeypatch.setitem(S.STUDIES, "tiny", study)
+    return study
+
+
 # Parallel runs (`make test` passes `-n auto --dist loadgroup` to pytest-xdist): a test file is
 # one group, so its module- and session-scoped fixtures (a sweep made once, models built once)
 # are made once, in one worker. The contract test is split by model name instead (each name's

@@ -1,6 +1,7 @@
-"""The README's command lines cannot rot: every `memorybench ...` line of its code blocks runs
-(with --dry-run where it would train, --help where it needs results or takes minutes), and every
-option its synopsis names exists in that command's --help."""
+"""The README's command lines cannot rot: every `memorybench ...` line of its code blocks, and of
+the page "Put your cell on the leaderboard" (docs/leaderboard.md), runs (with --dry-run where it
+would train, --help where it needs results or takes minutes), and every option its synopsis
+names exists in that command's --help."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from memorybench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
+LEADERBOARD = (ROOT / "docs" / "leaderboard.md").read_text()
 
 
-def _code_lines() -> list[str]:
+def _code_lines(text: str = README) -> list[str]:
     lines = []
-    for lang, body in re.findall(r"```(\w*)\n(.*?)```", README, flags=re.S):
+    for lang, body in re.findall(r"```(\w*)\n(.*?)```", text, flags=re.S):
         if lang not in ("", "bash"):
             continue
         joined = body.replace("\\\n", " ")
@@ -30,10 +32,11 @@ def _code_lines() -> list[str]:
 
 
 LINES = _code_lines()
+PAGE = _code_lines(LEADERBOARD)
 SYNOPSIS = [x for x in LINES if "[" in x or re.search(r"\b[A-Z]{2,}\b", x)]
 RUNNABLE = [x for x in LINES if x not in SYNOPSIS]
 TRAINS = ("run", "horizon", "study", "reproduce")  # --dry-run
-NEEDS_STATE = ("report", "show", "gradflow", "bench")  # --help: results or minutes
+NEEDS_STATE = ("report", "show", "gradflow", "bench", "merge")  # --help: results or minutes
 
 
 def test_the_readme_has_commands_to_check():
@@ -47,13 +50,19 @@ def _run(args: list[str], capsys) -> tuple[int, str]:
     return exc.value.code, out.out + out.err
 
 
-@pytest.mark.parametrize("line", RUNNABLE)
+def test_the_leaderboard_page_goes_from_a_plugin_to_the_report():
+    verbs = [shlex.split(x)[1] for x in PAGE]
+    assert verbs[:2] == ["model", "study"] and {"report", "merge"} <= set(verbs), PAGE
+    assert all("--plugin" in x for x in PAGE if x.split()[1] in ("model", "study"))
+
+
+@pytest.mark.parametrize("line", RUNNABLE + [x for x in PAGE if x not in RUNNABLE])
 def test_every_readme_command_runs(line, tmp_path, monkeypatch, capsys):
     # `--plugin my_cell.py` is the example plugin; loading that very file again is a no-op,
     # whichever test of the session loaded it first (a copy elsewhere would be a name clash)
     monkeypatch.chdir(ROOT / "examples" / "plugins" if "--plugin" in line else tmp_path)
     args = shlex.split(line)[1:]
-    if args[0] in TRAINS:
+    if args[0] in TRAINS and "--dry-run" not in args:
         args.append("--dry-run")
     elif args[0] in NEEDS_STATE:
         args = [args[0], "--help"]

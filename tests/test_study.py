@@ -10,25 +10,6 @@ import pytest
 from memorybench import settings as S
 from memorybench.report import mechanism as mech
 
-TINY = {"train.steps": 20, "train.eval_every": 10, "train.batch_size": 8, "train.n_train": 64,
-        "train.n_val": 16, "train.n_test": 16, "train.eval_batch_size": 16, "model.units": 4}
-
-
-@pytest.fixture
-def tiny_study(monkeypatch):
-    study = {
-        "description": "a tiny study", "tasks": ["adding"], "models": ["simple_rnn", "lstm"],
-        "reference": "lstm", "factors": None, "steps": S.WHY_LSTM_STEPS[:1],
-        "claims": [],
-        "scales": {"t": {
-            "workers": 1, "base": {"adding": 4}, "max_length": {"adding": 4},
-            "bisect": 0, "gradflow": {"task": "adding", "length": 4, "batch": 4},
-            "jacobian": {"task": "adding", "train_length": 4, "length": 6, "batch": 4},
-            "settings": {"seeds": 2, "train.lrs": [0.01, 0.03], **TINY}}},
-    }
-    monkeypatch.setitem(S.STUDIES, "tiny", study)
-    return study
-
 
 def test_a_study_measures_the_memory_path_of_every_seed(tmp_path, tiny_study):
     from memorybench.report.html import make_report

@@ -24,6 +24,7 @@ from typing import Any
 from memorybench.report import mechanism as mech
 from memorybench.report import survival as sv
 from memorybench.report import verdict as vd
+from memorybench.report.added import added_section
 from memorybench.report.leaderboard import (
     _missing,
     bracket,
@@ -143,7 +144,7 @@ def factor_table(factors: Any, models: list[str], tasks: list[str],
     rows = []
     for m in models:
         values = table_of.get(m, [])
-        values = (values + ["?"] * len(columns))[:len(columns)]
+        values = (values + ["not declared"] * len(columns))[:len(columns)]
         cells = []
         for task in tasks:
             r = by_task.get(task, {}).get(m)
@@ -417,6 +418,9 @@ def findings(
     for r in recs:
         by_task.setdefault(r["task"], {})[r["model"]] = r
     lines += answer(study, tasks, seeds)
+    a_lines, a_head = added_section(study, tasks, by_task, failed_only, seeds)
+    lines += a_lines
+    headline += a_head
     lines += factor_table((study or {}).get("factors"), models, tasks, by_task, failed_only,
                           seeds)
     # a task without a solved threshold (MNIST) has no horizon: say so, never "no model solves"

@@ -313,11 +313,13 @@ def run_gradflow(
     seed: int = 0,
     loss_steps: str = "metric",
     root: str | Path | None = None,
+    keep=None,
 ) -> dict[str, Path]:
     """Check that ``out`` can be written, compute, then write ``out/gradflow.csv``,
     ``out/gradflow.png`` and ``.svg`` (an ``OutputError`` in one line when they cannot be).
     ``root``: the results folder ``out`` was derived from; no folder between it and ``out`` may
-    be a symbolic link (a link the user names as ``out`` is theirs)."""
+    be a symbolic link (a link the user names as ``out`` is theirs). ``keep``: rows of other
+    models (a DataFrame of this CSV's columns) written and drawn before the computed ones."""
     from memorybench.errors import OutputError, os_error_line
     from memorybench.run import store
 
@@ -327,6 +329,10 @@ def run_gradflow(
     check_writable(out)  # before the seconds of computing
     df = gradient_flow(task, models, length, runs=runs, units=units, batch=batch, seed=seed,
                        loss_steps=loss_steps)
+    if keep is not None:
+        import pandas as pd
+
+        df = pd.concat([keep[list(df.columns)], df], ignore_index=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
         csv = out / "gradflow.csv"

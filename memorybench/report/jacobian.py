@@ -496,12 +496,14 @@ def run_jacobians(
     *,
     root: str | Path | None = None,
     batch: int = 32,
+    keep=None,
 ) -> dict[str, Any]:
     """Check that ``out`` can be written, compute ``jacobians``, then write
     ``out/jacobian.csv``, ``out/jacobian.png`` and ``.svg``. Returns their paths (``csv``,
     ``png``, ``svg``) and ``not_measured``: one "model run_id state: reason" line each.
     ``root``: the results folder ``out`` was derived from; no folder between it and ``out`` may
-    be a symbolic link."""
+    be a symbolic link. ``keep``: rows of other models (a DataFrame of this CSV's columns)
+    written and drawn before the computed ones."""
     from memorybench.errors import OutputError, os_error_line
     from memorybench.report.gradflow import check_writable
     from memorybench.run import store
@@ -511,6 +513,10 @@ def run_jacobians(
         store.check_folder_inside(root, out, "the memory Jacobian")
     check_writable(out)  # before the seconds of computing
     df = jacobians(task, length, runs, batch=batch)
+    if keep is not None:
+        import pandas as pd
+
+        df = pd.concat([keep[list(df.columns)], df], ignore_index=True)
     seeds = sorted(set(df["seed"]))
     try:
         out.mkdir(parents=True, exist_ok=True)

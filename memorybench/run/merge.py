@@ -142,3 +142,31 @@ def _source_of(f: Path, rel: str) -> Path:
     for _ in Path(rel).parts:
         p = p.parent
     return p
+
+
+def copy_missing(source: str | Path, out: str | Path, leave_out: tuple[str, ...] = ()) -> Merged:
+    """Copy into ``out`` the complete runs and the records of ``source`` that ``out`` lacks
+    (``study --with``: the study's results beside the added models); what ``out`` already has
+    is never overwritten (``duplicates`` counts it). ``leave_out``: file names not copied (the
+    weights; the study record, which the study writes itself)."""
+    src, dest = Path(source), Path(out)
+    result = Merged()
+    ignore = shutil.ignore_patterns(".lock", "*.tmp", *leave_out)
+    for rid, (folder, _) in sorted(_runs(src, result.skipped).items()):
+        target = store.run_dir(dest, rid)
+        if target.exists():
+            result.duplicates += 1
+            continue
+        shutil.copytree(folder, target, symlinks=True, ignore=ignore)
+        result.runs += 1
+    for rel, f in sorted(_records(src, result.skipped).items()):
+        target = dest / rel
+        if Path(rel).name in leave_out:
+            continue
+        if target.exists() or (rel.endswith(".gz") and target.with_suffix("").exists()):
+            result.duplicates += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, target)
+        result.records += 1
+    return result

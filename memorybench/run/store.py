@@ -451,9 +451,11 @@ SEARCH_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
 STUDY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     **{k: ((str,), True) for k in ("name", "scale", "description", "reference",
                                    "settings_in_words", "command", "gradflow_csv",
-                                   "jacobian_csv")},
-    # "steps" and "claims" (lists of objects) are read item by item by report/findings.py
+                                   "jacobian_csv", "copied_from")},
+    # "steps", "claims" and "added" (lists of objects) are read item by item by
+    # report/findings.py and report/added.py
     "tasks": ((list,), True), "models": ((list,), True), "baselines": ((list,), True),
+    "added_against": ((list,), True),
     **{k: ((dict,), True) for k in ("settings", "gradflow", "not_searched", "factors",
                                     "jacobian", "not_measured")},
 }

@@ -7,6 +7,16 @@ flow (``report/gradflow.py``) of every model on the study's gradflow task and le
 initialisation and trained (the run at that length at the model's chosen rate, seed 0), into
 ``out/gradflow/<task>_L<length>/``; and ``out/study.json``, the record that ``report`` turns into
 Findings. Resumable like every sweep: run it again and finished runs are skipped.
+
+``add=["my_cell"]`` puts models that are not in the study beside it (``study --with``): the
+study's results (``source``: a folder; else ``out`` itself when it holds the study; else the
+results the package ships for that study and scale, ``shipped``) are copied into ``out`` without
+their weights, and only the added models' searches train, with the study's settings, seeds, rate
+grid and parameter budget. The source must have been made with the same settings: its study
+record's and the first round's run ids are checked (``check_same_study``) before anything is
+written, unless ``retrain_baselines`` trains the study's models again beside the added ones.
+The diagnostics (gradient flow, memory-path Jacobian) are computed for the models that trained
+now; the rows of the others are kept from the source.
 """
 
 from __future__ import annotations
@@ -19,6 +29,10 @@ from typing import Any
 
 from memorybench.errors import ConfigError
 from memorybench.run import store
+
+# the results the package ships (``memorybench/shipped/<study>-<scale>/``): summaries, configs,
+# histories, search records, study.json and diagnostics of a study, never weights
+SHIPPED = Path(__file__).resolve().parent.parent / "shipped"
 
 
 def settings_in_words(settings: dict[str, Any]) -> str:
@@ -57,11 +71,15 @@ def run_study(
     reporter_factory=None,
     command: str | None = None,
     retry_failed: bool = False,
+    add: list[str] | tuple[str, ...] = (),
+    source: str | Path | None = None,
+    retrain_baselines: bool = False,
 ) -> dict[str, Any]:
-    """Run the study; returns its record (also written to ``out_dir/study.json``)."""
+    """Run the study; returns its record (also written to ``out_dir/study.json``). ``add``,
+    ``source``, ``retrain_baselines``: models added beside the study's (module docstring)."""
     from memorybench import __version__
     from memorybench.report.findings import STUDY_RECORD
-    from memorybench.run.horizon import horizon_search
+    from memorybench.run.horizon import check_search, horizon_search
     from memorybench.run.sweep import get_executor
     from memorybench.settings import STUDIES, merge_layers, parse_set_items, study
 
@@ -69,52 +87,57 @@ def run_study(
     extra = dict(sets) if isinstance(sets, dict) else parse_set_items(sets)
     for key in extra:
         if key in ("tasks", "models"):
-            raise ConfigError(f"a study fixes its {key}; use `memorybench horizon` for others")
+            raise ConfigError(f"a study fixes its {key}; use `memorybench horizon` for others, "
+                              f"or --with to add models")
     settings = merge_layers(st["settings"], extra)
+    out = Path(out_dir)
+    added = check_added(st, add)
+    searched = dict(settings)
+    src = None
+    if added:
+        src = source_folder(name, scale, out, source)
+        searched["models"] = ([*st["models"], *added] if retrain_baselines else added)
+        search_args = dict(base=st["base"], max_length=st["max_length"], bisect=st["bisect"],
+                           min_length=st.get("min_length"),
+                           extend_rates=st.get("extend_rates", 0))
+        check_search(searched, **search_args)  # the added models' lengths, before any copy
+        if not retrain_baselines:
+            check_same_study(st, settings, src)
     if executor is None:
         executor = get_executor("local", workers=st.get("workers") or 1)
-    out = Path(out_dir)
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    copied = None
+    if src is not None and src.resolve() != out.resolve():
+        from memorybench.run.merge import copy_missing
+
+        copied = copy_missing(src, out, leave_out=(store.WEIGHTS, STUDY_RECORD))
+        if echo:
+            echo(f"copied from {src}: {copied.runs} runs, {copied.records} records "
+                 f"({copied.duplicates} already here)")
     searches = horizon_search(
-        settings, base=st["base"], max_length=st["max_length"], bisect=st["bisect"],
+        searched, base=st["base"], max_length=st["max_length"], bisect=st["bisect"],
         min_length=st.get("min_length"), extend_rates=st.get("extend_rates", 0), out_dir=out,
         executor=executor, save_weights=True, echo=echo, reporter_factory=reporter_factory,
         retry_failed=retry_failed,
     )
     search_seconds = time.perf_counter() - t0
     g = st["gradflow"]
-    runs = [folder for folder, seed in trained_runs(out, searches, g["task"], g["length"])
-            if seed == 0]
-    grad_files = None
-    if runs:
-        if echo:
-            echo(f"gradient flow: {len(runs)} trained models on {g['task']} L={g['length']}")
-        from memorybench.report.gradflow import run_gradflow
-
-        grad_files = run_gradflow(g["task"], [], g["length"],
-                                  out / "gradflow" / f"{g['task']}_L{g['length']}", runs=runs,
-                                  batch=g.get("batch", 32), root=out)
+    grad_files = _gradflow(out, searches, g, echo)
     jac = st.get("jacobian")
-    jac_files = None
-    if jac:
-        runs = [folder for folder, _ in trained_runs(out, searches, jac["task"],
-                                                     jac["train_length"])]
-        if runs:
-            if echo:
-                echo(f"memory-path Jacobian: {len(runs)} trained runs of {jac['task']} "
-                     f"L={jac['train_length']}, measured over T={jac['length']}")
-            from memorybench.report.jacobian import run_jacobians
-
-            jac_files = run_jacobians(
-                jac["task"], jac["length"], runs, out / "gradflow" / jacobian_folder(jac),
-                root=out, batch=jac.get("batch", 32))
+    jac_files = _jacobian(out, searches, jac, echo) if jac else None
+    models = [*st["models"], *added]
     record = {
         "name": name, "scale": scale, "description": STUDIES[name]["description"],
         "scale_description": st.get("description"),
-        "tasks": st["tasks"], "models": st["models"], "reference": st["reference"],
+        "tasks": st["tasks"], "models": models, "reference": st["reference"],
         "factors": st.get("factors"), "steps": st.get("steps"), "claims": st.get("claims"),
         "baselines": st.get("baselines"),
+        # models put beside the study's (``--with``), each with the file that registered it,
+        # and the models the Findings test them against
+        "added": [{"model": m, "source": _source_of(m)} for m in added],
+        "added_against": [m for m in st.get("added_against", []) if m in models],
+        "copied_from": str(src) if src is not None else None,
         "not_searched": st.get("not_searched", {}),
         "settings": settings, "settings_in_words": settings_in_words(settings),
         "base": st["base"], "max_length": st["max_length"], "bisect": st["bisect"],
@@ -125,15 +148,217 @@ def run_study(
         "wall_seconds": round(time.perf_counter() - t0, 1),
         "machine": f"{platform.machine()}, {_cpus()} CPUs, {platform.platform()}",
         "memorybench_version": __version__,
-        "gradflow_csv": str(grad_files["csv"].relative_to(out)) if grad_files else None,
+        "gradflow_csv": _rel(grad_files, out, "gradflow.csv"),
         # searches that stopped at a length that is not a measurement (a failed run): task ->
         # model -> "L=50: 2 of 10 runs failed (...)"; `memorybench study` then exits 1
         "not_measured": _not_measured(searches),
         "jacobian": jac,
-        "jacobian_csv": str(jac_files["csv"].relative_to(out)) if jac_files else None,
+        "jacobian_csv": _rel(jac_files, out, "jacobian.csv"),
     }
     store.write_json(out / STUDY_RECORD, record)
     return record
+
+
+def study(
+    name: str = "why-lstm",
+    scale: str = "cpu",
+    out: str | Path | None = None,
+    *,
+    add: list[str] | tuple[str, ...] | str = (),
+    plugins: list[str | Path] | tuple[str | Path, ...] = (),
+    source: str | Path | None = None,
+    retrain_baselines: bool = False,
+    sets: list[str] | dict | None = None,
+    workers: int | None = None,
+    executor: Any = None,
+    retry_failed: bool = False,
+    echo=print,
+    warn=None,
+    reporter_factory=None,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """``memorybench study`` from Python (``mb.study``): run the study ``name`` at ``scale`` into
+    ``out`` (default ``results/<name>-<scale>``), then write its report; returns the study record
+    with ``report``, the path of the report's ``index.html``. ``add`` (names, or one
+    comma-separated string) and ``plugins`` (files that register them) are ``--with`` and
+    ``--plugin``: only the added models train, beside the study's results from ``source`` (else
+    ``out`` when it holds the study, else the shipped results). ``executor`` (default: the
+    local pool with ``workers``, the scale's number when None), ``reporter_factory`` and
+    ``command`` are ``run_study``'s::
+
+        import memorybench as mb
+        rec = mb.study("why-lstm", "cpu", "results/mine", add="my_cell",
+                       plugins=["my_cell.py"])
+    """
+    from memorybench.registry import load_plugin
+    from memorybench.report.html import make_report
+    from memorybench.run.sweep import get_executor
+    from memorybench.settings import name_list
+    from memorybench.settings import study as study_settings
+
+    st = study_settings(name, scale)
+    for f in plugins:
+        load_plugin(f)
+    names = name_list("add", add) if add else []
+    if (source is not None or retrain_baselines) and not names:
+        raise ConfigError("source and retrain_baselines go with add (the models to add)")
+    folder = Path(out) if out is not None else Path(store.DEFAULT_RESULTS) / f"{name}-{scale}"
+    if executor is None:  # workers 0 is refused, never the scale's default
+        executor = get_executor("local", workers=workers if workers is not None
+                                else st.get("workers") or 1)
+    record = run_study(name, scale, folder, sets=sets, executor=executor, echo=echo,
+                       reporter_factory=reporter_factory, retry_failed=retry_failed,
+                       command=command, add=names, source=source,
+                       retrain_baselines=retrain_baselines)
+    return {**record, "report": make_report(folder, warn=warn or echo)}
+
+
+def _rel(files: dict | None, out: Path, name: str) -> str | None:
+    """The diagnostics' CSV under ``out`` (computed now, or kept from the source)."""
+    return str(files["csv"].relative_to(out)) if files else None
+
+
+def _gradflow(out: Path, searches, g: dict[str, Any], echo) -> dict | None:
+    """The gradient flow of the seed-0 runs of the models searched now, on the study's task and
+    length, with the rows of the other models kept from the folder's CSV."""
+    folder = out / "gradflow" / f"{g['task']}_L{g['length']}"
+    runs = [f for f, seed in trained_runs(out, searches, g["task"], g["length"]) if seed == 0]
+    if not runs:
+        return {"csv": folder / "gradflow.csv"} if (folder / "gradflow.csv").is_file() else None
+    if echo:
+        echo(f"gradient flow: {len(runs)} trained models on {g['task']} L={g['length']}")
+    from memorybench.report.gradflow import run_gradflow
+
+    return run_gradflow(g["task"], [], g["length"], folder, runs=runs, batch=g.get("batch", 32),
+                        root=out, keep=kept_rows(folder / "gradflow.csv", searches))
+
+
+def _jacobian(out: Path, searches, jac: dict[str, Any], echo) -> dict | None:
+    """The memory-path Jacobian of every seed's run of the models searched now, with the rows
+    of the other models kept from the folder's CSV."""
+    folder = out / "gradflow" / jacobian_folder(jac)
+    runs = [f for f, _ in trained_runs(out, searches, jac["task"], jac["train_length"])]
+    old = next((f for f in (folder / "jacobian.csv", folder / "jacobian.csv.gz") if f.is_file()),
+               None)
+    if not runs:
+        return {"csv": old} if old else None
+    if echo:
+        echo(f"memory-path Jacobian: {len(runs)} trained runs of {jac['task']} "
+             f"L={jac['train_length']}, measured over T={jac['length']}")
+    from memorybench.report.jacobian import run_jacobians
+
+    files = run_jacobians(jac["task"], jac["length"], runs, folder, root=out,
+                          batch=jac.get("batch", 32), keep=kept_rows(old, searches))
+    if old is not None and old != files["csv"]:
+        old.unlink()  # the kept rows are in the new CSV
+    return files
+
+
+def kept_rows(csv: Path | None, searches):
+    """The rows of a diagnostics CSV whose model was not searched now (None without any): a
+    study with added models computes the diagnostics of those alone and keeps the rest."""
+    if csv is None or not Path(csv).is_file():
+        return None
+    import pandas as pd
+
+    df = pd.read_csv(csv, dtype={"model": str, "run_id": str})
+    if "model" not in df.columns:
+        return None
+    now = {x.model for x in searches}
+    df = df[~df["model"].isin(now)]
+    return df if len(df) else None
+
+
+def check_added(st: dict[str, Any], add) -> list[str]:
+    """The names to add, each a registered model not in the study (ConfigError otherwise)."""
+    from memorybench.models import model_entry
+
+    names = list(dict.fromkeys(add or ()))
+    for m in names:
+        if m in st["models"]:
+            raise ConfigError(f"--with {m}: {m} is already in the study {st['name']} (its "
+                              f"models: {', '.join(st['models'])}); --with takes models that "
+                              f"are not")
+        try:
+            model_entry(m)
+        except ConfigError as exc:
+            raise ConfigError(f"--with {m}: {exc} (--plugin FILE registers yours)") from None
+    return names
+
+
+def shipped(name: str, scale: str) -> Path | None:
+    """The folder of results the package ships for ``name`` at ``scale``, or None."""
+    folder = SHIPPED / f"{name}-{scale}"
+    return folder if (folder / "study.json").is_file() else None
+
+
+def source_folder(name: str, scale: str, out: Path, source: str | Path | None) -> Path:
+    """Where the study's results come from: ``source``; else ``out`` when it holds the study;
+    else the shipped results. ConfigError when there are none."""
+    if source is not None:
+        src = Path(source)
+        if not (src / "study.json").is_file():
+            raise ConfigError(f"--from {src}: no study.json there; give the results folder of "
+                              f"a `memorybench study {name} --scale {scale}`")
+        return src
+    if (out / "study.json").is_file():
+        return out
+    found = shipped(name, scale)
+    if found is None:
+        have = sorted(p.parent.name for p in SHIPPED.glob("*/study.json"))
+        raise ConfigError(f"no results of study {name} at scale {scale} to add to: --out {out} "
+                          f"holds none and none are shipped (shipped: "
+                          f"{', '.join(have) or 'none'}); run `memorybench "
+                          f"study {name} --scale {scale} --out {out}` first, or give --from DIR")
+    return found
+
+
+# the study record's keys that must agree for a source's runs to be the study's
+SAME_STUDY_KEYS = ("base", "max_length", "bisect", "min_length", "extend_rates")
+
+
+def check_same_study(st: dict[str, Any], settings: dict[str, Any], src: Path) -> None:
+    """ConfigError (one line) unless ``src`` holds this study made with these settings: its
+    record's settings and search shape equal, and every first-round run of the study's models
+    (run ids hash the resolved config, so another version of the study or of memorybench gives
+    other ids) complete there."""
+    import json
+
+    from memorybench.config import run_id
+    from memorybench.settings import expand
+
+    way_out = "; --retrain-baselines trains the study's models again with these settings"
+    rec = store.read_json(src / "study.json", "the study record")
+    if not isinstance(rec, dict):
+        rec = {}
+    if rec.get("name") != st["name"] or rec.get("scale") != st["scale"]:
+        raise ConfigError(f"{src} holds the study {rec.get('name')} at scale "
+                          f"{rec.get('scale')}, not {st['name']} at {st['scale']}{way_out}")
+    norm = lambda v: json.loads(json.dumps(v))  # noqa: E731 (tuples as lists, as in the file)
+    theirs = {**(rec.get("settings") or {}), **{k: rec.get(k) for k in SAME_STUDY_KEYS}}
+    ours = {**norm(settings), **{k: norm(st.get(k)) for k in SAME_STUDY_KEYS}}
+    ours.setdefault("extend_rates", 0)
+    ours["extend_rates"] = ours["extend_rates"] or 0
+    theirs["extend_rates"] = theirs.get("extend_rates") or 0
+    differ = [k for k in sorted(set(theirs) | set(ours)) if theirs.get(k) != ours.get(k)]
+    if differ:
+        said = ", ".join(f"{k} {theirs.get(k)!r} there, {ours.get(k)!r} here" for k in differ[:4])
+        raise ConfigError(f"the results in {src} were made with other settings ({said}"
+                          f"{' and more' if len(differ) > 4 else ''}){way_out}")
+    first = expand({**settings, **{f"{t}.lengths": [b] for t, b in st["base"].items()}})
+    ids = [run_id(c) for c in first.configs]
+    missing = [i for i in ids if not store.is_complete(store.run_dir(src, i))]
+    if missing:
+        raise ConfigError(f"{len(missing)} of the {len(ids)} first-round runs of the study's "
+                          f"models are not complete in {src} (first: {missing[0]}): it was made "
+                          f"by another version of the study or of memorybench{way_out}")
+
+
+def _source_of(model: str) -> str:
+    """Where ``model`` was registered: "builtin", an entry point, or the plugin file."""
+    from memorybench.models import model_entry
+
+    return str(model_entry(model)[1].source)
 
 
 def _not_measured(searches) -> dict[str, dict[str, str]]:
