@@ -546,3 +546,30 @@ def test_long_block_titles_are_wrapped_to_their_panel():
     assert "".join(title.split()) == "".join(block.split())  # nothing lost: only line breaks
     assert plots._title_lines([block, "adding"], 4.6) == len(lines)
     assert plots._wrapped("adding", 4.6) == "adding"
+
+
+def test_a_figure_title_stays_clear_of_the_legend_right_of_its_panels():
+    """At three models and one panel, a title centred over the whole figure ran into the legend
+    (the demo's "Memory horizon: score against length" and learning curves); ``_title`` centres
+    it over the panels and wraps it to their width."""
+    import matplotlib.pyplot as plt
+
+    from memorybench.report import plots
+
+    def boxes(titled):
+        fig, axes = plots.grid(1, w=4.0, h=3.1)
+        for name in ("simple_rnn", "ungated", "lstm"):
+            axes[0].plot([1, 2], [0, 1], label=name)
+        plots._legend(fig, axes, ["simple_rnn", "ungated", "lstm"])
+        text = "Learning curves: adding (variant=half), a title longer than its panel"
+        t = plots._title(fig, text) if titled else fig.suptitle(text)
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        title, legend = t.get_window_extent(r), fig.legends[0].get_window_extent(r)
+        plt.close(fig)
+        return title, legend
+
+    title, legend = boxes(titled=False)
+    assert title.overlaps(legend)  # the defect, as it was
+    title, legend = boxes(titled=True)
+    assert not title.overlaps(legend) and title.x1 <= legend.x0

@@ -282,6 +282,24 @@ def _legend(fig, axes, order: list[str]) -> None:
                ncols=_legend_cols(len(keys)), fontsize="small" if len(keys) > 8 else None)
 
 
+def _title(fig, text: str):
+    """The figure's title over its panels, wrapped to their width: centred over the whole
+    figure, a long title would run into a legend right of the panels (``_legend``). Returns
+    the title's ``Text``."""
+    fig.canvas.draw()  # the constrained layout places the panels and the legend
+    boxes = [ax.get_position() for ax in fig.axes if ax.get_visible() and ax.has_data()]
+    if not boxes or not fig.legends:
+        return fig.suptitle(text)
+    x0, x1 = min(b.x0 for b in boxes), max(b.x1 for b in boxes)
+    title = fig.suptitle(text, x=(x0 + x1) / 2, ha="center")
+    renderer = fig.canvas.get_renderer()
+    room = (x1 - x0) * fig.bbox.width
+    width = title.get_window_extent(renderer).width
+    if width > room:  # wrap at the characters that fit, never below 16 a line
+        title.set_text(textwrap.fill(text, max(16, int(len(text) * room / width))))
+    return title
+
+
 def _line(ax, x, mean, sd, series: str, style: Style, dashed: bool = False,
           n_markers: int = 8) -> None:
     x, mean, sd = (np.asarray(v, dtype=float) for v in (x, mean, sd))
@@ -342,7 +360,7 @@ def learning_curves(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> lis
             ax.set_xlabel("training step")
             ax.set_ylabel(f"validation {first.metric}")
         _legend(fig, axes, ordered(hist["series"], style))
-        fig.suptitle(f"Learning curves: {block}")
+        _title(fig, f"Learning curves: {block}")
         figures.append(save(
             fig, out, f"learning_curves_{slug(block)}", f"Learning curves: {block}",
             f"Validation {first.metric} against training step at each model's chosen learning "
@@ -398,7 +416,7 @@ def horizon_curves(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> Figu
         ax.set_xlabel("length (log scale)")
         ax.set_ylabel("normalised test score")
     _legend(fig, axes, ordered(sub["series"], style))
-    fig.suptitle("Memory horizon: score against length")
+    _title(fig, "Memory horizon: score against length")
     return save(fig, out, "horizon_curves", "Memory horizon curves",
                  "Normalised test score (0 = trivial predictor, 1 = perfect) against length on a "
                  "log axis, at each model's chosen learning rate; line: mean over seeds, band: "
@@ -634,7 +652,7 @@ def cost_vs_score(df: pd.DataFrame, out: Path, style: dict[str, Style]) -> Figur
             if col == 0:
                 ax.set_ylabel("normalised test score")
     _legend(fig, axes, ordered(agg["series"], style))
-    fig.suptitle("Cost against score")
+    _title(fig, "Cost against score")
     return save(fig, out, "cost_vs_score", "Cost against score",
                  "Mean normalised score of each (model, length) at the chosen learning rate "
                  "against its parameter count (top) and its mean training wall time (bottom), a "
