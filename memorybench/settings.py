@@ -343,6 +343,9 @@ STUDIES: dict[str, dict[str, Any]] = {
         "baselines": ["simple_rnn", "ungated", "cec"],
         # a model added beside the study (`study --with`) is tested against these
         "added_against": ["lstm", "gru"],
+        # the forget-gate bias sweep (b_f at initialisation; report/forget_bias.py): lstm_fb0
+        # and lstm_fb3 join with `study why-lstm --with lstm_fb0,lstm_fb3`
+        "forget_bias": {"lstm_fb0": 0, "lstm": 1, "lstm_fb3": 3, "lstm_chrono": "chrono"},
         "scales": {
             "cpu": {
                 "description": "at most 60 minutes on an idle 2-core CPU (two runs at once)",
@@ -445,6 +448,7 @@ def study(name: str, scale: str) -> dict[str, Any]:
             "steps": copy.deepcopy(st.get("steps")), "claims": copy.deepcopy(st.get("claims")),
             "baselines": list(st.get("baselines", [])),
             "added_against": list(st.get("added_against", [])),
+            "forget_bias": copy.deepcopy(st.get("forget_bias")),
             **sc}
 
 

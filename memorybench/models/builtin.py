@@ -19,6 +19,8 @@ BUILTIN_CELLS: dict[str, str] = {
     "lstm_cifg": f"{_CELLS}.lstm_ablation:AblationLSTMCell",
     "lstm_peephole": f"{_CELLS}.lstm_ablation:AblationLSTMCell",
     "lstm_chrono": f"{_CELLS}.lstm_ablation:AblationLSTMCell",
+    "lstm_fb0": f"{_CELLS}.lstm_ablation:AblationLSTMCell",
+    "lstm_fb3": f"{_CELLS}.lstm_ablation:AblationLSTMCell",
     "cec": f"{_CELLS}.lstm_ablation:AblationLSTMCell",  # every gate open: the bare carousel
     "irnn": f"{_CELLS}.irnn:IRNNCell",
     "indrnn": f"{_CELLS}.indrnn:IndRNNCell",

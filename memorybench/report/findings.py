@@ -25,6 +25,7 @@ from memorybench.report import mechanism as mech
 from memorybench.report import survival as sv
 from memorybench.report import verdict as vd
 from memorybench.report.added import added_section
+from memorybench.report.forget_bias import forget_bias_section
 from memorybench.report.leaderboard import (
     _missing,
     bracket,
@@ -48,6 +49,8 @@ ABLATIONS = {  # Greff et al. 2017's variants, and chrono initialisation (Tallec
     "lstm_cifg": "coupled input and forget gate",
     "lstm_peephole": "peephole connections",
     "lstm_chrono": "chrono initialisation",
+    "lstm_fb0": "forget-gate bias 0",
+    "lstm_fb3": "forget-gate bias 3",
     "lstm_full": "every part (our cell)",
     "cec": "every gate fixed open (the bare constant error carousel)",
 }
@@ -421,6 +424,9 @@ def findings(
     a_lines, a_head = added_section(study, tasks, by_task, failed_only, seeds)
     lines += a_lines
     headline += a_head
+    f_lines, f_head = forget_bias_section(study, tasks, seeds)
+    lines += f_lines
+    headline += f_head
     lines += factor_table((study or {}).get("factors"), models, tasks, by_task, failed_only,
                           seeds)
     # a task without a solved threshold (MNIST) has no horizon: say so, never "no model solves"

@@ -457,7 +457,7 @@ STUDY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "tasks": ((list,), True), "models": ((list,), True), "baselines": ((list,), True),
     "added_against": ((list,), True),
     **{k: ((dict,), True) for k in ("settings", "gradflow", "not_searched", "factors",
-                                    "jacobian", "not_measured")},
+                                    "jacobian", "not_measured", "forget_bias")},
 }
 
 

@@ -137,6 +137,7 @@ def run_study(
         # and the models the Findings test them against
         "added": [{"model": m, "source": _source_of(m)} for m in added],
         "added_against": [m for m in st.get("added_against", []) if m in models],
+        "forget_bias": st.get("forget_bias"),
         "copied_from": str(src) if src is not None else None,
         "not_searched": st.get("not_searched", {}),
         "settings": settings, "settings_in_words": settings_in_words(settings),

@@ -42,6 +42,9 @@ class AblationLSTMCell(keras.layers.Layer):
                                                 diagonal weights p: ... + p_i * c_{t-1} + b_i
                                                 (Gers & Schmidhuber 2000; Greff's vanilla LSTM)
         lstm_chrono    chrono=True              b_f ~ log(U[1, T_max - 1]), b_i = -b_f
+        lstm_fb0       forget_bias=0            b_f = 0: time constant 1 / (1 - f) = 2 at init
+        lstm_fb3       forget_bias=3            b_f = 3: time constant 21 at init (b_f = 1,
+                                                the default and Keras' LSTM: 3.7)
         cec            input_gate, forget_gate, output_gate all False: every gate fixed
                                                 open, c_t = c_{t-1} + tanh(W_z x_t + R_z h_{t-1}
                                                 + b_z), h_t = tanh(c_t): the bare constant
@@ -257,6 +260,10 @@ VARIANTS: dict[str, dict] = {
     "lstm_cifg": {"coupled": True},
     "lstm_peephole": {"peepholes": True},
     "lstm_chrono": {"chrono": True},
+    # the forget-gate bias sweep (b_f 0, 1 as in lstm_full and Keras' LSTM, 3, chrono): the
+    # gate's time constant at initialisation 1 / (1 - sigmoid(b_f)) is 2, 3.7 and 21 steps
+    "lstm_fb0": {"forget_bias": 0.0},
+    "lstm_fb3": {"forget_bias": 3.0},
     # the first step of the LSTM's argument alone: the unit self-loop, no gates
     "cec": {"input_gate": False, "forget_gate": False, "output_gate": False},
 }
