@@ -10,7 +10,8 @@ import pytest
 from memorybench.report.forget_bias import forget_bias_section, time_constant
 from memorybench.report.verdict import SeedHorizons
 
-SWEEP = {"lstm_fb0": 0, "lstm": 1, "lstm_fb3": 3, "lstm_chrono": "chrono"}
+SWEEP = {"lstm": 1, "lstm_chrono": "chrono", "lstm_fb0": 0, "lstm_fb3": 3}  # as a record
+# gives it back: sorted by name
 
 
 def _seeds(task: str, model: str, values: list[int], censored: bool = False) -> SeedHorizons:
@@ -57,6 +58,8 @@ def test_lost_tied_and_censored_rows_with_their_tests():
     fb3 = next(x for x in rows if x.startswith("| lstm_fb3 | adding | 3 | 21.1 |"))
     assert "not distinguishable at this budget (p = 1)" in fb3
     assert "| lstm | adding | 1 | 3.72 |" in text and "(reference)" in text
+    order = [x.split("|")[1].strip() for x in rows if x.startswith("| lstm")]
+    assert order == ["lstm_fb0", "lstm", "lstm_fb3", "lstm_chrono"]  # by time constant
     assert "5 of 5 at the longest probed" in text  # censored horizons say so
     assert head == ["adding: forget-gate bias against lstm (b_f 1), median horizon: lstm_fb0 "
                     "(b_f 0) 18, lost (p = 0.0079); lstm (b_f 1) 100; lstm_fb3 (b_f 3) 100, "

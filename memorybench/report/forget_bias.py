@@ -32,6 +32,10 @@ def time_constant(bias: float | str) -> str:
     return f"{1.0 + math.exp(float(bias)):.3g}"  # 1 / (1 - sigmoid(b)) = 1 + e^b
 
 
+def _number(bias: float | str) -> float:
+    return 0.0 if bias == CHRONO else float(bias)
+
+
 def forget_bias_section(study: dict[str, Any] | None, tasks: list[str],
                         seeds: dict[tuple[str, str], vd.SeedHorizons]
                         ) -> tuple[list[str], list[str]]:
@@ -47,6 +51,9 @@ def forget_bias_section(study: dict[str, Any] | None, tasks: list[str],
     if not any(seeds.get((t, m)) and seeds[(t, m)].values for t in tasks for m in extra):
         return [], []
     reference = (study or {}).get("reference", "lstm")
+    # by time constant: the biases in increasing order, chrono (a spread) last (a record's keys
+    # come back sorted by name)
+    sweep = dict(sorted(sweep.items(), key=lambda kv: (kv[1] == CHRONO, _number(kv[1]))))
     rows, head = [], []
     for task in tasks:
         ref = seeds.get((task, reference))
