@@ -40,6 +40,7 @@ _API = {
     "ConfigError": "memorybench.errors",
     "PluginError": "memorybench.errors",
     "DataError": "memorybench.errors",
+    "OutputError": "memorybench.errors",
 }
 
 __all__ = sorted(_API)
