@@ -2,7 +2,7 @@
 
 The data a test sees must not depend on what happens to be in ``~/.keras``,
 ``~/tensorflow_datasets`` or ``$MEMORYBENCH_MNIST`` on the machine running it (see
-``memorybench.tasks.mnist_sources`` for what each variable means):
+``memorybench.tasks.sources`` and ``mnist_sources`` for what each variable means):
 
 - ``HOME``: a temporary folder (so ``~/.keras``, ``~/tensorflow_datasets`` and any other
   per-user cache are empty folders of the test's own); subprocesses inherit it;
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from memorybench.run import programs
-from memorybench.tasks import mnist_sources
+from memorybench.tasks import mnist_sources, sources
 
 
 def _seal(mp: pytest.MonkeyPatch, root: Path) -> None:
@@ -34,12 +34,12 @@ def _seal(mp: pytest.MonkeyPatch, root: Path) -> None:
     mp.setenv("KERAS_HOME", str(root / "keras"))
     mp.setenv("TFDS_DATA_DIR", str(root / "tfds"))
     mp.delenv(mnist_sources.ENV_SOURCE, raising=False)
-    mp.setenv(mnist_sources.ENV_OFFLINE, "1")
-    mp.setattr(mnist_sources, "KERAS_TMP_HOME", str(root / "tmp-keras"))
+    mp.setenv(sources.ENV_OFFLINE, "1")
+    mp.setattr(sources, "KERAS_TMP_HOME", str(root / "tmp-keras"))
     # sweeps run in the test's own process unless a test asks for workers (they cost a
     # TensorFlow import each, and pytest-xdist already keeps every core busy)
     mp.setenv("MEMORYBENCH_WORKERS", "1")
-    mnist_sources.clear_cache()  # nothing resolved under another test's folders
+    sources.clear_caches()  # nothing resolved under another test's folders
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -50,7 +50,7 @@ def _sealed_session(tmp_path_factory):
         mp.setenv("MPLCONFIGDIR", str(root / "mpl"))
         _seal(mp, root)
         yield root
-    mnist_sources.clear_cache()
+    sources.clear_caches()
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +63,7 @@ def sealed_home(tmp_path_factory, monkeypatch) -> Path:
     _seal(monkeypatch, root)
     programs.drop()  # no compiled program from another test (a test may patch how runs build)
     yield root / "home"
-    mnist_sources.clear_cache()
+    sources.clear_caches()
 
 
 

@@ -18,6 +18,7 @@ import pytest
 import memorybench as mb
 from memorybench.errors import ConfigError, DataError
 from memorybench.tasks import mnist_sources as ms
+from memorybench.tasks import sources
 from memorybench.tasks.mnist import PermutedMnist, SequentialMnist
 
 N_TRAIN, N_TEST = 24, 10  # small synthetic source: val = round(24 / 12) = 2
@@ -285,8 +286,9 @@ def test_the_environment_is_sealed_from_the_machine():
     """conftest.py: no ambient MNIST, every cache folder temporary and empty, offline."""
     home = Path(os.environ["HOME"])
     assert str(home) != MACHINE_HOME and not any(home.iterdir())  # a fresh, empty home
-    assert ms.ENV_SOURCE not in os.environ and ms.offline_forced()
-    assert Path(ms._tfds_data_dir()).is_dir() and not any(Path(ms._tfds_data_dir()).iterdir())
+    assert ms.ENV_SOURCE not in os.environ and sources.offline_forced()
+    tfds_dir = Path(sources.tfds_data_dir())
+    assert tfds_dir.is_dir() and not any(tfds_dir.iterdir())
     candidates = ms._keras_cache_candidates()
     assert candidates[0] == keras_cache()  # $KERAS_HOME first
     for path in candidates:  # $KERAS_HOME, ~/.keras, the /tmp fallback: all temporary

@@ -24,6 +24,9 @@ Splits: train = the first 45,000 of the 50,000 official training images, val = t
 5,000, test = the official 10,000 (a source of other sizes keeps val = the last 1/10 of the
 training images and is labelled ``cifar10-custom-<train>-<test>``). Images are uint8
 (n, 32, 32, 3), height x width x channel.
+
+The way through the sources is ``memorybench.tasks.sources``', shared with MNIST; this module
+holds CIFAR-10's formats and sizes.
 """
 
 from __future__ import annotations
@@ -31,13 +34,13 @@ from __future__ import annotations
 import io
 import os
 import pickle
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from memorybench.errors import DataError, one_line
-from memorybench.tasks import mnist_sources as ms
+from memorybench.tasks import sources
+from memorybench.tasks.sources import Source
 
 ENV_SOURCE = "MEMORYBENCH_CIFAR10"
 DOWNLOAD_HOST = ("www.cs.toronto.edu", 443)  # keras.datasets.cifar10's origin
@@ -53,39 +56,20 @@ WAYS = (
     "https://www.cs.toronto.edu/~kriz/cifar.html), prepare TFDS cifar10 in $TFDS_DATA_DIR, put "
     "Keras' cifar-10-batches-py in $KERAS_HOME/datasets, or go online for a Keras download"
 )
+CIFAR10 = sources.Dataset("cifar10", ENV_SOURCE, DOWNLOAD_HOST, OFFICIAL_SIZES, VAL_FRACTION)
 
-
-@dataclass(frozen=True)
-class Source:
-    kind: str  # "py" | "bin" | "tfds" | "download"
-    where: str
-    origin: str
-    dataset: str  # "cifar10" | "cifar10-custom-<train>-<test>"
-    n_train: int
-    n_test: int
-    stamp: tuple = ()
-
-
-_RESOLVED: dict[tuple, Source] = {}
-_ARRAYS: dict[Source, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+_CACHE = sources.Cache()
 
 
 def clear_cache() -> None:
-    _RESOLVED.clear()
-    _ARRAYS.clear()
+    """Forget resolved sources, loaded arrays and the network probe (tests use this)."""
+    sources.clear_caches()
 
 
 # -- resolution ------------------------------------------------------------------------------
 def find_source(source: str | os.PathLike | None = None) -> Source:
-    if source is not None and str(source) != "":
-        return _resolve_path(source, "the source parameter")
-    env = os.environ.get(ENV_SOURCE, "").strip()
-    if env:
-        return _resolve_path(env, f"${ENV_SOURCE}")
-    key = ("default", ms.offline_forced(), ms._tfds_data_dir(), tuple(_keras_candidates()))
-    if key not in _RESOLVED:
-        _RESOLVED[key] = _resolve_default()
-    return _RESOLVED[key]
+    """The source ``splits`` will load; cheap (file names and sizes) and cached."""
+    return sources.find(source, CIFAR10, _CACHE, _resolve_path, _resolve_default)
 
 
 def _batches(folder: Path) -> tuple[str, Path] | None:
@@ -110,9 +94,9 @@ def _resolve_path(raw, origin: str) -> Source:
         )
     kind, folder = found
     files = [folder / n for n in (PY_FILES if kind == "py" else BIN_FILES)]
-    stamp = tuple(ms._stat(f) for f in files)
+    stamp = tuple(sources.stat(f) for f in files)
     key = (kind, str(folder.resolve()), stamp)
-    if key not in _RESOLVED:
+    if key not in _CACHE.resolved:
         arrays = None
         if kind == "bin":  # sizes from the file sizes, without reading
             counts = [_read_bin(f, header_only=True) for f in files]
@@ -120,85 +104,47 @@ def _resolve_path(raw, origin: str) -> Source:
         else:  # a pickle has no header: read it once, keep the arrays
             arrays = _load_files(Source(kind, str(folder), origin, "", 0, 0))
             n_train, n_test = len(arrays["y_train"]), len(arrays["y_test"])
-        src = Source(kind, str(folder), origin, _label(n_train, n_test), n_train, n_test, stamp)
+        src = Source(kind, str(folder), origin, sources.label(CIFAR10, n_train, n_test), n_train,
+                     n_test, stamp)
         if arrays is not None:
-            _ARRAYS[src] = _frozen(_official_splits(arrays))
-        _RESOLVED[key] = src
-    return _RESOLVED[key]
+            _CACHE.arrays[src] = sources.frozen(sources.official_splits(CIFAR10, arrays))
+        _CACHE.resolved[key] = src
+    return _CACHE.resolved[key]
 
 
 def _resolve_default() -> Source:
-    tried = [f"${ENV_SOURCE} unset"]
-    prepared = _tfds_prepared()
-    if prepared is not None:
-        data_dir, version, n_train, n_test = prepared
-        return Source("tfds", data_dir, f"TFDS cifar10:{version}", _label(n_train, n_test),
-                      n_train, n_test, (version,))
-    tried.append(f"no prepared TFDS cifar10 in {ms._tfds_data_dir()}")
+    return sources.resolve_default(
+        CIFAR10, from_tfds=_from_tfds, from_keras_cache=_from_keras_cache, reachable=_reachable,
+        download=_download, last_resort=_no_source,
+    )
+
+
+def _from_tfds(data_dir: str, version: str, n_train: int, n_test: int) -> Source:
+    return Source("tfds", data_dir, f"TFDS cifar10:{version}",
+                  sources.label(CIFAR10, n_train, n_test), n_train, n_test, (version,))
+
+
+def _from_keras_cache(tried: list[str]) -> Source | None:
     for folder in _keras_candidates():
         if _batches(folder) is not None:
             return _resolve_path(folder, "Keras cache")
     tried.append("no Keras cache")
-    if ms.offline_forced():
-        tried.append(f"offline (${ms.ENV_OFFLINE} set)")
-    elif not _reachable():
-        tried.append(f"offline (no answer from {DOWNLOAD_HOST[0]})")
-    else:
-        try:
-            return _download()
-        except Exception as exc:  # noqa: BLE001 - a failed download ends in the error below
-            tried.append(f"download failed: {one_line(exc)}")
-    raise DataError("no CIFAR-10 source (" + "; ".join(tried) + "): " + WAYS)
-
-
-def _reachable() -> bool:
-    old = ms.DOWNLOAD_HOST
-    try:  # the MNIST probe (proxy-aware, 1 s, cached), aimed at CIFAR-10's host
-        ms.DOWNLOAD_HOST = DOWNLOAD_HOST
-        return ms.network_reachable()
-    finally:
-        ms.DOWNLOAD_HOST = old
-
-
-def _label(n_train: int, n_test: int) -> str:
-    if (n_train, n_test) == OFFICIAL_SIZES:
-        return "cifar10"
-    return f"cifar10-custom-{n_train}-{n_test}"
+    return None
 
 
 def _keras_candidates() -> list[Path]:
-    out: list[Path] = []
-    for home in (os.environ.get("KERAS_HOME"), "~/.keras", ms.KERAS_TMP_HOME):
-        if home:
-            base = Path(home).expanduser() / "datasets"
+    """Keras 3's extracted folder, then older Keras' place, in each Keras dataset folder."""
+    return [p for base in sources.keras_dataset_dirs()
             for p in (base / "cifar-10-batches-py-target_extracted" / "cifar-10-batches-py",
-                      base / "cifar-10-batches-py"):
-                if p not in out:
-                    out.append(p)
-    return out
+                      base / "cifar-10-batches-py")]
 
 
-def _tfds_prepared():
-    root = Path(ms._tfds_data_dir()) / "cifar10"
-    if not root.is_dir():
-        return None
-    import json
+def _reachable() -> bool:
+    return sources.network_reachable(DOWNLOAD_HOST)
 
-    for vdir in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True):
-        info = vdir / "dataset_info.json"
-        if not (info.is_file() and list(vdir.glob("cifar10-train.*"))
-                and list(vdir.glob("cifar10-test.*"))):
-            continue
-        sizes = dict.fromkeys(("train", "test"), 0)
-        try:
-            for split in json.loads(info.read_text()).get("splits", []):
-                if split.get("name") in sizes:
-                    sizes[split["name"]] = sum(int(n) for n in split.get("shardLengths", []))
-        except (ValueError, OSError, TypeError):
-            continue
-        if sizes["train"] and sizes["test"]:
-            return str(root.parent), vdir.name, sizes["train"], sizes["test"]
-    return None
+
+def _no_source(tried: list[str]) -> Source:
+    raise DataError("no CIFAR-10 source (" + "; ".join(tried) + "): " + WAYS)
 
 
 # -- reading the official formats ------------------------------------------------------------
@@ -264,54 +210,35 @@ def _load_files(src: Source) -> dict[str, np.ndarray]:
 
 
 def _load_tfds(src: Source) -> dict[str, np.ndarray]:
-    import tensorflow_datasets as tfds
-
-    train, test = tfds.as_numpy(tfds.load(
-        f"cifar10:{src.stamp[0]}", split=["train", "test"], data_dir=src.where, batch_size=-1,
-        download=False, try_gcs=False,
-    ))
-    return {"x_train": np.asarray(train["image"], np.uint8), "y_train": _labels(train["label"],
-            src.origin), "x_test": np.asarray(test["image"], np.uint8),
-            "y_test": _labels(test["label"], src.origin)}
+    arrays = sources.tfds_arrays(CIFAR10, src)
+    return {"x_train": np.asarray(arrays["x_train"], np.uint8),
+            "y_train": _labels(arrays["y_train"], src.origin),
+            "x_test": np.asarray(arrays["x_test"], np.uint8),
+            "y_test": _labels(arrays["y_test"], src.origin)}
 
 
 def _download() -> Source:
-    import keras
-
-    (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
-    arrays = {"x_train": np.asarray(x_train, np.uint8), "y_train": _labels(y_train.ravel(), "x"),
-              "x_test": np.asarray(x_test, np.uint8), "y_test": _labels(y_test.ravel(), "x")}
+    raw = sources.keras_download(CIFAR10)
+    where = "keras.datasets.cifar10"
+    arrays = {"x_train": np.asarray(raw["x_train"], np.uint8),
+              "y_train": _labels(np.ravel(raw["y_train"]), where),
+              "x_test": np.asarray(raw["x_test"], np.uint8),
+              "y_test": _labels(np.ravel(raw["y_test"]), where)}
+    n_train, n_test = len(arrays["y_train"]), len(arrays["y_test"])
     src = Source("download", "", "keras.datasets.cifar10 download",
-                 _label(len(x_train), len(x_test)), len(x_train), len(x_test))
-    _ARRAYS[src] = _official_splits(arrays)
+                 sources.label(CIFAR10, n_train, n_test), n_train, n_test)
+    _CACHE.arrays[src] = sources.frozen(sources.official_splits(CIFAR10, arrays))
     return src
-
-
-def _official_splits(arrays: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    n = len(arrays["y_train"])
-    n_val = max(1, min(n - 1, round(n * VAL_FRACTION)))
-    cut = n - n_val
-    return {"train": (arrays["x_train"][:cut], arrays["y_train"][:cut]),
-            "val": (arrays["x_train"][cut:], arrays["y_train"][cut:]),
-            "test": (arrays["x_test"], arrays["y_test"])}
 
 
 def splits(src: Source) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """split -> (uint8 images (n, 32, 32, 3), int32 labels (n,)); loaded once per process."""
-    if src not in _ARRAYS:
-        if src.kind in ("py", "bin"):
-            out = _official_splits(_load_files(src))
-        elif src.kind == "tfds":
-            out = _official_splits(_load_tfds(src))
-        else:  # a download's arrays are stored when resolved; after clear_cache() find it again
-            _RESOLVED.clear()
-            return splits(find_source(None))
-        _ARRAYS[src] = _frozen(out)
-    return _ARRAYS[src]
+    return sources.splits(src, _CACHE, _load, find_source)
 
 
-def _frozen(out: dict[str, tuple[np.ndarray, np.ndarray]]):
-    for pair in out.values():  # shared by every caller: read-only
-        for a in pair:
-            a.flags.writeable = False
-    return out
+def _load(src: Source) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    if src.kind in ("py", "bin"):
+        return sources.official_splits(CIFAR10, _load_files(src))
+    if src.kind == "tfds":
+        return sources.official_splits(CIFAR10, _load_tfds(src))
+    raise ValueError(f"unknown CIFAR-10 source kind {src.kind!r}")

