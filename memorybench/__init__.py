@@ -35,6 +35,7 @@ _API = {
     "plan": "memorybench.settings",
     "sweep": "memorybench.run.sweep",
     "study": "memorybench.run.study",
+    "results": "memorybench.report.frame",
     # errors
     "MemorybenchError": "memorybench.errors",
     "ConfigError": "memorybench.errors",
