@@ -674,105 +674,145 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
     or value, and for a grid of more than ``MAX_GRID`` runs unless ``allow_large_grid`` is true
     (counted before a run is made); ``on_size(n, how)`` hears the count first.
     """
-    from memorybench.models import CELLS, MODELS, model_names
-    from memorybench.registry import unknown
-    from memorybench.tasks import TASKS, get_task, task_names
-
     s = dict(settings)
+    keys = _sort_keys(s)  # 1. every key into its place
+    tasks, models, seeds, lengths = _names(s)  # 2. names
+    _model_size(s, keys.model_kw)  # 3. model size
     notes: list[str] = []
-    train_kw: dict[str, Any] = {}
-    per_task_train: dict[str, dict[str, Any]] = {}
-    model_kw: dict[str, Any] = {}
-    model_params: dict[str, Any] = {}
-    global_task: dict[str, Any] = {}
-    per_task: dict[str, dict[str, Any]] = {}
-    per_task_lengths: dict[str, list[int]] = {}
-    per_task_lrs: dict[str, list[float]] = {}
-    lr_grid: list[float] | None = None
-    bare: set[str] = set()
-    all_tasks = task_names()
+    grid = _task_grid(tasks, lengths, keys, notes)  # 4. task parameters, lengths, training
+    if isinstance(settings, Layered):  # where the layers are known (not a study's own grid)
+        notes += _override_notes(tasks, models, keys.train_kw, keys.per_task_train,
+                                 keys.scoped, keys.lr_grid, keys.per_task_lrs,
+                                 settings.profile_keys)
+    _check_size(s, grid, models, seeds, on_size)
+    configs = _resolved_runs(grid, models, seeds, keys)  # 5. runs
+    return Plan(configs, list(dict.fromkeys(notes)))
+
+
+@dataclass
+class _Keys:
+    """The settings sorted by what they set (``_sort_keys``)."""
+
+    train_kw: dict[str, Any] = field(default_factory=dict)  # train.FIELD
+    per_task_train: dict[str, dict[str, Any]] = field(default_factory=dict)  # TASK.train.FIELD
+    model_kw: dict[str, Any] = field(default_factory=dict)  # model.units / layers / budget
+    model_params: dict[str, Any] = field(default_factory=dict)  # model.params.NAME
+    global_task: dict[str, Any] = field(default_factory=dict)  # task.FIELD and bare FIELD
+    per_task: dict[str, dict[str, Any]] = field(default_factory=dict)  # TASK.FIELD
+    per_task_lengths: dict[str, list[int]] = field(default_factory=dict)  # TASK.lengths
+    per_task_lrs: dict[str, list[float]] = field(default_factory=dict)  # TASK.train.lrs
+    lr_grid: list[float] | None = None  # train.lrs
+    bare: set[str] = field(default_factory=set)  # the bare FIELD keys among global_task
     # (task or None, model) -> {"train": {...}, "model": {...}, "params": {...}}: MODEL.KEY and
     # TASK.MODEL.KEY, the per-model settings of the reproduction profiles
-    scoped: dict[tuple[str | None, str], dict[str, dict[str, Any]]] = {}
+    scoped: dict[tuple[str | None, str], dict[str, dict[str, Any]]] = field(
+        default_factory=dict)
 
-    def bad_key(key: str) -> ConfigError:
-        return ConfigError(f"unknown key {key!r}; known: {', '.join(known_keys())}")
 
-    def is_model(name: str) -> bool:
-        return name in CELLS or name in MODELS
+def _bad_key(key: str) -> ConfigError:
+    return ConfigError(f"unknown key {key!r}; known: {', '.join(known_keys())}")
 
-    def add_scoped(key: str, scope: tuple[str | None, str], inner: str, value: Any) -> None:
-        """``inner`` (``train.FIELD``, ``model.units`` ...) of ``MODEL.`` / ``TASK.MODEL.``."""
-        kind, _, leaf = inner.partition(".")
-        slot = scoped.setdefault(scope, {"train": {}, "model": {}, "params": {}})
-        if kind == "train" and leaf in _TRAIN_DEFAULTS:
-            slot["train"][leaf] = train_typed(key, value, leaf)
-        elif kind == "model" and leaf in MODEL_KEYS:
-            slot["model"][leaf] = typed(key, value, 1 if leaf != "param_budget" else None)
-        elif kind == "model" and leaf.startswith("params.") and len(leaf) > len("params."):
-            slot["params"][leaf[len("params."):]] = typed(key, value, None)
-        else:
-            raise bad_key(key)
 
-    # 1. sort every key into its place (types are checked where the field's type is known)
+def _is_model(name: str) -> bool:
+    from memorybench.models import CELLS, MODELS
+
+    return name in CELLS or name in MODELS
+
+
+def _sort_keys(s: dict[str, Any]) -> _Keys:
+    """Step 1: sort every key into its place (types are checked where the field's type is
+    known); ConfigError for a key of no place."""
+    from memorybench.tasks import task_names
+
+    keys = _Keys()
+    all_tasks = task_names()
     for key, value in s.items():
         head, _, rest = key.partition(".")
         if key in SWEEP_KEYS:
             continue
         if head == "train":
             if rest == "lrs":
-                lr_grid = float_list(key, value)
+                keys.lr_grid = float_list(key, value)
             elif rest not in _TRAIN_DEFAULTS:
-                raise bad_key(key)
+                raise _bad_key(key)
             else:
-                train_kw[rest] = train_typed(key, value, rest)
+                keys.train_kw[rest] = train_typed(key, value, rest)
         elif head == "model":
             if rest.startswith("params.") and len(rest) > len("params."):
-                model_params[rest[len("params."):]] = typed(key, value, None)
+                keys.model_params[rest[len("params."):]] = typed(key, value, None)
             elif rest in MODEL_KEYS:
-                model_kw[rest] = typed(key, value, 1 if rest != "param_budget" else None)
+                keys.model_kw[rest] = typed(key, value, 1 if rest != "param_budget" else None)
             else:
-                raise bad_key(key)
+                raise _bad_key(key)
         elif head == "task" and rest:
             if rest == "length" or rest == "lengths":
                 raise ConfigError(f"{key}: set lengths with --lengths or the 'lengths' key")
-            global_task[rest] = value
+            keys.global_task[rest] = value
         elif head in all_tasks and rest:
-            sub, _, leaf = rest.partition(".")
-            if rest == "lengths":
-                per_task_lengths[head] = int_list(key, value)
-            elif sub == "train" and leaf == "lrs":
-                per_task_lrs[head] = float_list(key, value)
-            elif sub == "train" and leaf:
-                if leaf not in _TRAIN_DEFAULTS:
-                    raise bad_key(key)
-                per_task_train.setdefault(head, {})[leaf] = train_typed(key, value, leaf)
-            elif is_model(sub) and leaf.partition(".")[0] in ("train", "model"):
-                add_scoped(key, (head, sub), leaf, value)  # TASK.MODEL.KEY
-            elif "." in rest:
-                raise bad_key(key)
-            elif rest == "length" and getattr(TASKS.get(head), "length_set_by", None):
-                raise ConfigError(f"{key}: the length of {head} is set by "
-                                  f"{head}.{TASKS.get(head).length_set_by}, not by a length")
-            elif rest == "length":
-                raise ConfigError(f"{key}: set lengths with --lengths or {head}.lengths")
-            else:
-                per_task.setdefault(head, {})[rest] = value
+            _sort_task_key(keys, key, head, rest, value)
         elif not rest and key not in all_tasks:  # a bare FIELD: task.FIELD
-            global_task[key] = value
-            bare.add(key)
-        elif is_model(head) and rest.partition(".")[0] in ("train", "model"):
-            add_scoped(key, (None, head), rest, value)  # MODEL.KEY
+            keys.global_task[key] = value
+            keys.bare.add(key)
+        elif _is_model(head) and rest.partition(".")[0] in ("train", "model"):
+            _add_scoped(keys, key, (None, head), rest, value)  # MODEL.KEY
         else:
-            raise bad_key(key)
+            raise _bad_key(key)
+    return keys
 
-    # 2. names
+
+def _sort_task_key(keys: _Keys, key: str, task: str, rest: str, value: Any) -> None:
+    """``TASK.REST``: lengths, training, a model's settings on the task, or a parameter."""
+    from memorybench.tasks import TASKS
+
+    sub, _, leaf = rest.partition(".")
+    if rest == "lengths":
+        keys.per_task_lengths[task] = int_list(key, value)
+    elif sub == "train" and leaf == "lrs":
+        keys.per_task_lrs[task] = float_list(key, value)
+    elif sub == "train" and leaf:
+        if leaf not in _TRAIN_DEFAULTS:
+            raise _bad_key(key)
+        keys.per_task_train.setdefault(task, {})[leaf] = train_typed(key, value, leaf)
+    elif _is_model(sub) and leaf.partition(".")[0] in ("train", "model"):
+        _add_scoped(keys, key, (task, sub), leaf, value)  # TASK.MODEL.KEY
+    elif "." in rest:
+        raise _bad_key(key)
+    elif rest == "length" and getattr(TASKS.get(task), "length_set_by", None):
+        raise ConfigError(f"{key}: the length of {task} is set by "
+                          f"{task}.{TASKS.get(task).length_set_by}, not by a length")
+    elif rest == "length":
+        raise ConfigError(f"{key}: set lengths with --lengths or {task}.lengths")
+    else:
+        keys.per_task.setdefault(task, {})[rest] = value
+
+
+def _add_scoped(keys: _Keys, key: str, scope: tuple[str | None, str], inner: str,
+                value: Any) -> None:
+    """``inner`` (``train.FIELD``, ``model.units`` ...) of ``MODEL.`` / ``TASK.MODEL.``."""
+    kind, _, leaf = inner.partition(".")
+    slot = keys.scoped.setdefault(scope, {"train": {}, "model": {}, "params": {}})
+    if kind == "train" and leaf in _TRAIN_DEFAULTS:
+        slot["train"][leaf] = train_typed(key, value, leaf)
+    elif kind == "model" and leaf in MODEL_KEYS:
+        slot["model"][leaf] = typed(key, value, 1 if leaf != "param_budget" else None)
+    elif kind == "model" and leaf.startswith("params.") and len(leaf) > len("params."):
+        slot["params"][leaf[len("params."):]] = typed(key, value, None)
+    else:
+        raise _bad_key(key)
+
+
+def _names(s: dict[str, Any]) -> tuple[list[str], list[str], int, list[int] | None]:
+    """Step 2: the tasks, models, number of seeds and lengths of the sweep, checked."""
+    from memorybench.models import CELLS, MODELS, model_names
+    from memorybench.registry import unknown
+    from memorybench.tasks import TASKS, task_names
+
     if "tasks" not in s:
         raise ConfigError("no tasks given; use --tasks or a profile")
     tasks = name_list("tasks", s["tasks"])
     for t in tasks:
         if t not in TASKS:
-            raise ConfigError(unknown("task", t, all_tasks))
+            raise ConfigError(unknown("task", t, task_names()))
     raw_models = s.get("models")
     if raw_models is None:
         raise ConfigError("no models given; use --models or a profile")
@@ -784,8 +824,11 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
     if seeds < 1:
         raise ConfigError(f"seeds={seeds} is not allowed; allowed: an integer >= 1")
     lengths = int_list("lengths", s["lengths"]) if "lengths" in s else None
+    return tasks, models, seeds, lengths
 
-    # 3. model size: --match-params gives every model one parameter budget
+
+def _model_size(s: dict[str, Any], model_kw: dict[str, Any]) -> None:
+    """Step 3: --match-params gives every model one parameter budget (in ``model_kw``)."""
     budget = typed("match_params", s.get("match_params"), None)
     if budget is None:
         budget = model_kw.get("param_budget")
@@ -795,64 +838,93 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
         model_kw["param_budget"], model_kw["units"] = budget, None
     model_kw.setdefault("units", None)
 
-    # 4. task parameters, lengths, per-task training
+
+def _task_grid(tasks: list[str], lengths: list[int] | None, keys: _Keys,
+               notes: list[str]) -> list[tuple[str, dict, list[TrainConfig]]]:
+    """Step 4: (task, parameters with the length, training runs) for each task and length;
+    a note for lengths a task ignores or takes by default. ConfigError for a task parameter
+    that no task of the sweep has."""
+    from memorybench.tasks import get_task
+
     used_global: set[str] = set()
     grid: list[tuple[str, dict, list[TrainConfig]]] = []
     for t in tasks:
-        cls = TASKS.get(t)
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        params: dict[str, Any] = {}
-        for k, v in global_task.items():
-            if k in fields:
-                params[k] = typed(f"task.{k}", v, _default(fields[k]))
-                used_global.add(k)
-        for k, v in per_task.get(t, {}).items():
-            if k not in fields or k == "length":
-                known = sorted(n for n in fields if n != "length")
-                raise ConfigError(
-                    f"task {t!r} has no parameter {k!r}; known: {', '.join(known)}"
-                )
-            params[k] = typed(f"{t}.{k}", v, _default(fields[k]))
-        base = get_task(t, **params)
-        set_by = getattr(cls, "length_set_by", None)
-        fixed = "length" not in fields or set_by is not None  # noisy_cifar: any length >= 32
-        tlen = per_task_lengths.get(t, lengths)
-        if fixed:
-            if tlen is not None:
-                notes.append(
-                    f"lengths are ignored for {t}: its length is "
-                    + (f"set by {t}.{set_by} " if set_by else "fixed ")
-                    + f"({base.spec.steps} steps)"
-                )
-            tlen = [None]
-        elif tlen is None:
-            tlen = [base.length]
-            notes.append(f"no lengths given for {t}: using its default length {base.length}")
-        try:
-            train = TrainConfig(**{**train_kw, **per_task_train.get(t, {})})
-        except TypeError as exc:  # pragma: no cover - keys were checked above
-            raise ConfigError(str(exc)) from None
-        rates = per_task_lrs.get(t, lr_grid)
-        trains = [train] if rates is None else [dataclasses.replace(train, lr=r) for r in rates]
+        params = _task_params(t, keys, used_global)
+        tlen = _task_lengths(t, params, keys.per_task_lengths.get(t, lengths), notes)
+        trains = _task_trains(t, keys)
         for L in tlen:
             p = dict(params) if L is None else {**params, "length": L}
             get_task(t, **p)  # validates the length (e.g. adding needs >= 2)
             grid.append((t, p, trains))
-    unused = sorted(set(global_task) - used_global)
-    if unused and unused[0] in bare:
+    unused = sorted(set(keys.global_task) - used_global)
+    if unused and unused[0] in keys.bare:
         raise ConfigError(f"unknown key {unused[0]!r} (no task of this sweep has a parameter of "
                           f"that name); known: {', '.join(known_keys())}")
     if unused:
         raise ConfigError(
             f"no task of this sweep ({', '.join(tasks)}) has parameter {unused[0]!r}"
         )
+    return grid
 
-    if isinstance(settings, Layered):  # where the layers are known (not a study's own grid)
-        notes += _override_notes(tasks, models, train_kw, per_task_train, scoped, lr_grid,
-                                 per_task_lrs, settings.profile_keys)
 
-    # the grid's size, before a run is made (a typo such as --seeds 1000000000 would otherwise
-    # resolve runs for hours)
+def _task_params(t: str, keys: _Keys, used_global: set[str]) -> dict[str, Any]:
+    """Task ``t``'s parameters: the global ``task.FIELD``s it has, then ``t.FIELD``."""
+    from memorybench.tasks import TASKS
+
+    fields = {f.name: f for f in dataclasses.fields(TASKS.get(t))}
+    params: dict[str, Any] = {}
+    for k, v in keys.global_task.items():
+        if k in fields:
+            params[k] = typed(f"task.{k}", v, _default(fields[k]))
+            used_global.add(k)
+    for k, v in keys.per_task.get(t, {}).items():
+        if k not in fields or k == "length":
+            known = sorted(n for n in fields if n != "length")
+            raise ConfigError(
+                f"task {t!r} has no parameter {k!r}; known: {', '.join(known)}"
+            )
+        params[k] = typed(f"{t}.{k}", v, _default(fields[k]))
+    return params
+
+
+def _task_lengths(t: str, params: dict[str, Any], tlen: list[int] | None,
+                  notes: list[str]) -> list[int | None]:
+    """Task ``t``'s lengths: ``tlen``, else its default length, or [None] where its length is
+    fixed or set by another parameter; a note where lengths are ignored or defaulted."""
+    from memorybench.tasks import TASKS, get_task
+
+    cls = TASKS.get(t)
+    base = get_task(t, **params)
+    set_by = getattr(cls, "length_set_by", None)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    fixed = "length" not in fields or set_by is not None  # noisy_cifar: any length >= 32
+    if fixed:
+        if tlen is not None:
+            notes.append(
+                f"lengths are ignored for {t}: its length is "
+                + (f"set by {t}.{set_by} " if set_by else "fixed ")
+                + f"({base.spec.steps} steps)"
+            )
+        return [None]
+    if tlen is None:
+        notes.append(f"no lengths given for {t}: using its default length {base.length}")
+        return [base.length]
+    return tlen
+
+
+def _task_trains(t: str, keys: _Keys) -> list[TrainConfig]:
+    """Task ``t``'s training settings, one per learning rate of its grid."""
+    try:
+        train = TrainConfig(**{**keys.train_kw, **keys.per_task_train.get(t, {})})
+    except TypeError as exc:  # pragma: no cover - keys were checked above
+        raise ConfigError(str(exc)) from None
+    rates = keys.per_task_lrs.get(t, keys.lr_grid)
+    return [train] if rates is None else [dataclasses.replace(train, lr=r) for r in rates]
+
+
+def _check_size(s: dict[str, Any], grid, models: list[str], seeds: int, on_size) -> None:
+    """The grid's size, before a run is made (a typo such as --seeds 1000000000 would
+    otherwise resolve runs for hours): ConfigError above ``MAX_GRID`` unless allowed."""
     n_runs = sum(len(trains) for _, _, trains in grid) * len(models) * seeds
     how = (f"{len(grid)} task x length, {len(models)} model(s), "
            f"{max(len(tr) for _, _, tr in grid)} rate(s), {seeds} seed(s)")
@@ -865,14 +937,17 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
     if on_size is not None:
         on_size(n_runs, how)
 
-    # 5. runs, resolved (units fitted to the budget once per task instance and model)
+
+def _resolved_runs(grid, models: list[str], seeds: int, keys: _Keys) -> list[RunConfig]:
+    """Step 5: the runs, resolved (units fitted to the budget once per task instance and
+    model), each run id once."""
     configs: list[RunConfig] = []
     seen: set[str] = set()
     probed: set[str] = set()
     for t, p, trains in grid:
         for m in models:
             m_kw, m_params, m_trains = _scoped_settings(
-                scoped, t, m, model_kw, model_params, trains)
+                keys.scoped, t, m, keys.model_kw, keys.model_params, trains)
             first = resolve(RunConfig(
                 TaskConfig(t, p), ModelConfig(m, params=m_params, **m_kw), m_trains[0], 0,
             ))
@@ -884,7 +959,7 @@ def expand(settings: dict[str, Any], on_size=None) -> Plan:
                     if rid not in seen:
                         seen.add(rid)
                         configs.append(cfg)
-    return Plan(configs, list(dict.fromkeys(notes)))
+    return configs
 
 
 PROBE_ENV = "MEMORYBENCH_PROBE"  # "1" while a plugin's model is built by the planning probe
