@@ -301,7 +301,7 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
     Exit status 0 when no run failed, 1 when one did, 2 for bad input (nothing written).
     """
     from memorybench import settings as S
-    from memorybench.run.sweep import get_executor
+    from memorybench.run.executors import get_executor
 
     # validate everything before a single folder is made
     ex = get_executor(executor, address=address, gpus_per_run=gpus_per_run, workers=workers)
@@ -379,7 +379,7 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
     `memorybench report --out OUT` shows the brackets.
     """
     from memorybench import settings as S
-    from memorybench.run.sweep import get_executor
+    from memorybench.run.executors import get_executor
     from memorybench.tasks import get_task
 
     ex = get_executor(executor, workers=workers)
@@ -478,7 +478,7 @@ def study_cmd(name, scale, out, with_, plugin, from_, retrain_baselines, set_, w
     parameter budget; the report ranks them among the study's models.
     """
     from memorybench import settings as S
-    from memorybench.run.sweep import get_executor
+    from memorybench.run.executors import get_executor
 
     st = S.study(name, scale)
     load_plugins(plugin)
@@ -683,7 +683,7 @@ def reproduce_cmd(profiles, scale, out, models, set_, workers, retry_failed, dry
     labelled SCALED RUN, NOT A REPRODUCTION. --scale full runs the papers' settings (a GPU).
     """
     from memorybench.run import reproduce as R
-    from memorybench.run.sweep import get_executor
+    from memorybench.run.executors import get_executor
 
     names = R.profiles_of(profiles)
     sc = R.check_scale(scale)

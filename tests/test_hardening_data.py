@@ -308,7 +308,7 @@ def test_integers_out_of_range_are_skipped_and_the_report_does_not_overflow(tmp_
 @pytest.mark.parametrize("value", ["²", "0", "-1", "1.5", "two", "٣x"])
 def test_a_bad_workers_variable_is_one_line_also_on_dry_run(tmp_path, capsys, monkeypatch,
                                                            value):
-    from memorybench.run.sweep import default_workers
+    from memorybench.run.executors import default_workers
 
     monkeypatch.setenv("MEMORYBENCH_WORKERS", value)
     with pytest.raises(ConfigError, match="MEMORYBENCH_WORKERS="):
@@ -324,7 +324,7 @@ def test_a_bad_workers_variable_is_one_line_also_on_dry_run(tmp_path, capsys, mo
 
 
 def test_a_good_workers_variable_is_read(monkeypatch):
-    from memorybench.run.sweep import default_workers
+    from memorybench.run.executors import default_workers
 
     monkeypatch.setenv("MEMORYBENCH_WORKERS", " 3 ")
     assert default_workers() == 3
@@ -339,7 +339,7 @@ class HoldLock:
         self.out_dir = out_dir
 
     def __call__(self, cfg):
-        from memorybench.run.sweep import claim
+        from memorybench.run.lock import claim
 
         folder = store.run_dir(self.out_dir, run_id(cfg))
         folder.mkdir(parents=True, exist_ok=True)
@@ -413,7 +413,7 @@ def test_a_linked_summary_is_run_again_by_the_sweep_as_the_report_skips_it(tmp_p
 
 # -- 8 (locks). a FIFO named .lock does not hang a sweep -----------------------------------------
 def test_a_fifo_named_lock_is_taken_over_once_stale_without_waiting(tmp_path):
-    from memorybench.run.sweep import HEARTBEAT_S, claim, read_lock
+    from memorybench.run.lock import HEARTBEAT_S, claim, read_lock
 
     folder = tmp_path / "runs" / "r"
     folder.mkdir(parents=True)
@@ -457,7 +457,7 @@ def test_a_deeply_nested_reproduction_record_is_a_warning_not_a_crash(tmp_path):
 
 
 def test_a_deeply_nested_lock_reads_as_unparsable(tmp_path):
-    from memorybench.run.sweep import read_lock
+    from memorybench.run.lock import read_lock
 
     lock = tmp_path / ".lock"
     lock.write_text("[" * 4000)

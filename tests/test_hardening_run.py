@@ -206,7 +206,7 @@ def _dead_pid() -> int:
 
 
 def test_claims_stale_locks_and_release(tmp_path):
-    from memorybench.run.sweep import LOCK, STALE_AFTER_S, claim
+    from memorybench.run.lock import LOCK, STALE_AFTER_S, claim
 
     folder = tmp_path / "run"
     folder.mkdir()
@@ -272,7 +272,8 @@ def test_a_hanging_run_ends_at_its_time_limit_and_sys_exit_is_a_failed_run(tmp_p
     import dataclasses
 
     from memorybench.registry import load_plugin
-    from memorybench.run.sweep import LocalExecutor, sweep
+    from memorybench.run.executors import LocalExecutor
+    from memorybench.run.sweep import sweep
 
     load_plugin(plugin)
     plan = S.plan("smoke", sets=SETS, tasks="adding", lengths="5", models="h2_hang,h2_exit,gru")
@@ -325,7 +326,7 @@ def test_a_huge_grid_is_refused_at_once_unless_confirmed(tmp_path, capsys):
 
 # -- parallel local runs -------------------------------------------------------------------------
 def test_the_default_local_executor_uses_a_worker_per_physical_core(monkeypatch):
-    from memorybench.run import sweep as sw
+    from memorybench.run import executors as sw
 
     ex = sw.get_executor("local")
     assert isinstance(ex, sw.LocalExecutor) and ex.workers is None
@@ -358,7 +359,8 @@ METRICS = ("status", "test_metric", "test_loss", "score", "val_metric", "solved"
 
 
 def test_the_smoke_grid_gives_the_same_numbers_with_one_and_two_workers(tmp_path):
-    from memorybench.run.sweep import LocalExecutor, sweep
+    from memorybench.run.executors import LocalExecutor
+    from memorybench.run.sweep import sweep
 
     plan = S.plan("smoke", sets=SETS)
     # one run of each task of the smoke grid (each head, the MNIST data), with different models

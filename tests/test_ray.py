@@ -23,7 +23,7 @@ import pytest
 from memorybench import config as C
 from memorybench.errors import ConfigError
 from memorybench.run import store
-from memorybench.run.sweep import get_executor
+from memorybench.run.executors import get_executor
 from memorybench.settings import expand, merge_layers, profile
 
 SETS = {"model.units": 8, "train.steps": 20, "train.eval_every": 10, "train.batch_size": 16,

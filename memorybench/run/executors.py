@@ -1,4 +1,7 @@
-"""The Ray executor: each run of a sweep as one Ray task, on a local or a remote cluster.
+"""Executors, where a sweep's runs run: this process or a local pool (``LocalExecutor``,
+``PoolExecutor``) or a Ray cluster (``RayExecutor``); ``get_executor`` picks one by name.
+
+The Ray executor runs each run of a sweep as one Ray task, on a local or a remote cluster.
 
 ``RayExecutor.map(job, configs)`` submits every config as a ``@ray.remote`` task and yields the
 results as they finish, so the sweep prints one progress line per finished run, as with the
@@ -24,19 +27,22 @@ shut down after the sweep; with it, ``ray.init(address=...)`` connects to a runn
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from memorybench.config import RunConfig, run_id
 from memorybench.errors import ConfigError, one_line
 from memorybench.run import store
+from memorybench.run.lock import break_lock
 from memorybench.run.programs import program_key
 
 INSTALL_HINT = "pip install 'memorybench[ray]'"
@@ -335,8 +341,6 @@ def release_lock_of(out_dir: Path, cfg: RunConfig, pid: int) -> None:
     """Remove the lock of ``cfg``'s run that worker process ``pid`` held when the sweep stopped
     it (Ctrl-C, an error in the driver): a killed worker cannot release it itself, and the run
     is left incomplete, to be run again, as with one worker in this process."""
-    from memorybench.run.sweep import break_lock
-
     try:
         break_lock(store.run_dir(out_dir, run_id(cfg)), pid)
     except OSError:
@@ -365,9 +369,7 @@ class PoolExecutor:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"--workers {workers!r} is not allowed; allowed: an integer >= 1")
         self.workers = workers
-        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-            os.cpu_count() or 1)
-        self.threads = threads_per_worker or max(1, usable // workers)
+        self.threads = threads_per_worker or max(1, usable_cpus() // workers)
 
     def map(self, fn, configs: Iterable[RunConfig]) -> Iterator[Any]:
         from multiprocessing.connection import wait
@@ -461,7 +463,6 @@ class PoolExecutor:
 
     @staticmethod
     def _failed(w: _Worker, out_dir: Path, cfg: RunConfig, reason: str, crashed=False):
-        from memorybench.run.sweep import break_lock
         from memorybench.run.train import RunResult, record_failed_run
 
         rid = run_id(cfg)
@@ -476,3 +477,196 @@ class PoolExecutor:
                 pass
         wall = time.time() - (w.started or w.submitted)
         return record_failed_run(out_dir, cfg, reason, None, wall=wall)
+
+
+# -- choosing an executor --------------------------------------------------------------------------
+class Executor(Protocol):
+    """Runs ``fn`` over ``configs``; yields each result as soon as it is available."""
+
+    name: str
+
+    def map(self, fn: Callable[[RunConfig], Any], configs: Iterable[RunConfig]) -> Iterator[Any]:
+        ...
+
+
+class LocalExecutor:
+    """Runs on this machine: ``workers`` at once in worker processes (``PoolExecutor``), or one
+    after another in this process when one worker is enough (live progress works there).
+
+    ``workers=None`` (the default): one worker per physical core, at most one per run. Runs go
+    to worker processes also with one worker when a run has a time limit (``train.timeout_s``:
+    a worker can be stopped at the deadline, this process cannot), and stay in this process when
+    a name of the grid is registered only here (not from a plugin file, an entry point or a
+    module), which a worker process could not see. In this process, a run's ``os._exit`` fails
+    that run, not the sweep (``hard_exit_raises``).
+    """
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None):
+        if workers is not None:
+            check_workers(workers)
+        else:
+            default_workers()  # $MEMORYBENCH_WORKERS checked now, before anything runs
+        self.workers = workers
+
+    def map(self, fn, configs):
+        configs = list(configs)
+        n = min(self.workers or default_workers(), max(1, len(configs)))
+        timed = any(cfg.train.timeout_s > 0 for cfg in configs)
+        local_only = _registered_here(configs)
+        if local_only and timed:
+            raise ConfigError(
+                f"train.timeout_s needs runs in worker processes, but {local_only!r} is "
+                f"registered in this process only; register it in a plugin file (--plugin) or "
+                f"set train.timeout_s=0"
+            )
+        if (n > 1 or timed) and not local_only and configs:
+            yield from _pool_executor(n).map(fn, configs)
+            return
+        for cfg in configs:
+            with hard_exit_raises():  # a run's os._exit fails that run, not the sweep
+                result = fn(cfg)
+            yield result
+
+
+@contextlib.contextmanager
+def hard_exit_raises():
+    """While a run runs in this process, ``os._exit(code)`` called from this thread raises
+    ``HardExit`` (a ``SystemExit``: ``RunJob`` records the run as failed, releases its lock and
+    the sweep goes on, as when a worker process dies) instead of ending the sweep without a
+    word. Other threads and forked children keep the real ``os._exit``."""
+    from memorybench.run.train import HardExit
+
+    real, pid, thread = os._exit, os.getpid(), threading.get_ident()
+
+    def _exit(code: int) -> None:
+        if os.getpid() == pid and threading.get_ident() == thread:
+            raise HardExit(code)
+        real(code)
+
+    os._exit = _exit
+    try:
+        yield
+    finally:
+        os._exit = real
+
+
+WORKERS_ENV = "MEMORYBENCH_WORKERS"
+
+
+def default_workers() -> int:
+    """Workers of a local sweep when ``--workers`` is not given: ``$MEMORYBENCH_WORKERS`` if set
+    (a machine's own default, e.g. 1 where runs must stay in the calling process), else one per
+    physical core."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if not value:
+        return physical_cores()
+    return check_workers(value, f"${WORKERS_ENV}", "(or unset: one worker per physical core)")
+
+
+def check_workers(value: Any, name: str = "--workers", more: str = "") -> int:
+    """``value`` as a number of workers: an integer >= 1 (a string such as an environment
+    variable's as ``click``'s INT reads an option); ConfigError, one line, otherwise. The one
+    check of ``--workers`` and ``$MEMORYBENCH_WORKERS``."""
+    n = value
+    if isinstance(value, str):
+        try:
+            n = int(value.strip(), 10)
+        except ValueError:  # "abc", "1.5", or digits int() does not take ("²")
+            n = None
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        shown = f"={value!r}" if name.startswith("$") else f" {value!r}"
+        raise ConfigError(f"{name}{shown} is not allowed; allowed: an integer >= 1"
+                          + (f" {more}" if more else ""))
+    return n
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one), at least 1."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def physical_cores() -> int:
+    """Physical cores this process may use (hyper-threads are not cores: two runs on the two
+    threads of one core gain little), at least 1."""
+    usable = usable_cpus()
+    cores = None
+    try:
+        import psutil  # optional: present in most environments
+
+        cores = psutil.cpu_count(logical=False)
+    except Exception:
+        try:
+            with open("/proc/cpuinfo") as f:
+                ids, phys = set(), "0"
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key.strip() == "physical id":
+                        phys = value.strip()
+                    elif key.strip() == "core id":
+                        ids.add((phys, value.strip()))
+                cores = len(ids) or None
+        except OSError:
+            cores = None
+    return max(1, min(cores or usable, usable))
+
+
+def _registered_here(configs: list[RunConfig]) -> str | None:
+    """The first model or task name of ``configs`` that a fresh worker process cannot resolve:
+    one registered by code running in this process, not by a plugin file (workers load those),
+    an entry point, a built-in catalog entry or a ``module:Class`` string."""
+    from memorybench.models import CELLS, MODELS
+    from memorybench.registry import loaded_plugins
+    from memorybench.tasks import TASKS
+
+    files = set(loaded_plugins())
+    for cfg in configs:
+        for reg, name in ((CELLS, cfg.model.name), (MODELS, cfg.model.name),
+                          (TASKS, cfg.task.name)):
+            entry = reg._entries.get(name)  # read without importing anything
+            if entry is None or entry.target is not None or entry.source in files:
+                continue
+            if entry.source == "builtin" or entry.source.startswith("entry point"):
+                continue
+            return name
+    return None
+
+
+def _ray_executor(**options) -> Executor:
+    """``RayExecutor``: Ray itself is imported only when it starts (Ray is optional)."""
+    return RayExecutor(**options)
+
+
+def _pool_executor(workers: int = 2) -> Executor:
+    """``PoolExecutor``: several runs at once in local processes."""
+    return PoolExecutor(workers)
+
+
+EXECUTORS: dict[str, Callable[..., Executor] | None] = {
+    "local": LocalExecutor,
+    "ray": _ray_executor,  # options: address, gpus_per_run
+}
+
+
+def get_executor(name: str, **options) -> Executor:
+    """The executor ``name``; ``options`` (e.g. Ray's ``address``) go to its constructor."""
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
+    make = EXECUTORS[name]
+    if make is None:
+        available = ", ".join(k for k, v in EXECUTORS.items() if v is not None)
+        raise ConfigError(f"executor {name!r} is not available yet; available: {available}")
+    options = {k: v for k, v in options.items() if v is not None}
+    workers = options.pop("workers", None)
+    if name == "local" and not options:
+        return LocalExecutor(workers)  # None: one worker per physical core, up to the grid
+    if workers is not None:
+        raise ConfigError("--workers is for the local executor; with --executor ray, Ray "
+                          "places the runs")
+    if options and name == "local":
+        raise ConfigError(
+            f"{', '.join('--' + k.replace('_', '-') for k in options)} needs --executor ray"
+        )
+    return make(**options)

@@ -202,7 +202,8 @@ def horizon_search(
 
     Every length the search may probe is validated before anything runs (ConfigError).
     """
-    from memorybench.run.sweep import get_executor, sweep
+    from memorybench.run.executors import get_executor
+    from memorybench.run.sweep import sweep
     from memorybench.settings import expand
 
     s, searches_of_task, first = check_search(settings, base=base, max_length=max_length,

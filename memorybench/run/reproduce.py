@@ -223,7 +223,8 @@ def reproduce(profiles, scale: str, out_dir: str | Path, *, models=None, sets=No
               executor=None, reporter=None, retry_failed: bool = False,
               command: str | None = None):
     """Run the (scaled) reproduction into ``out_dir``; returns ``(record, sweep result)``."""
-    from memorybench.run.sweep import get_executor, sweep
+    from memorybench.run.executors import get_executor
+    from memorybench.run.sweep import sweep
 
     rep = plan_reproduction(profiles, scale, models=models, sets=sets)
     out = Path(out_dir)

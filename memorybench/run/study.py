@@ -79,8 +79,8 @@ def run_study(
     ``source``, ``retrain_baselines``: models added beside the study's (module docstring)."""
     from memorybench import __version__
     from memorybench.report.findings import STUDY_RECORD
+    from memorybench.run.executors import get_executor, usable_cpus
     from memorybench.run.horizon import check_search, horizon_search
-    from memorybench.run.sweep import get_executor
     from memorybench.settings import STUDIES, merge_layers, parse_set_items, study
 
     st = study(name, scale)
@@ -147,7 +147,7 @@ def run_study(
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "search_seconds": round(search_seconds, 1),
         "wall_seconds": round(time.perf_counter() - t0, 1),
-        "machine": f"{platform.machine()}, {_cpus()} CPUs, {platform.platform()}",
+        "machine": f"{platform.machine()}, {usable_cpus()} CPUs, {platform.platform()}",
         "memorybench_version": __version__,
         "gradflow_csv": _rel(grad_files, out, "gradflow.csv"),
         # searches that stopped at a length that is not a measurement (a failed run): task ->
@@ -193,7 +193,7 @@ def study(
     """
     from memorybench.registry import load_plugin
     from memorybench.report.html import make_report
-    from memorybench.run.sweep import get_executor
+    from memorybench.run.executors import get_executor
     from memorybench.settings import name_list
     from memorybench.settings import study as study_settings
 
@@ -397,8 +397,3 @@ def trained_runs(out: Path, searches, task: str, length: int) -> list[tuple[Path
         found += sorted(mine, key=lambda fs: fs[1])
     return found
 
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

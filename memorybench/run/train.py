@@ -161,7 +161,7 @@ def run_folder(out_dir: str | Path, rid: str) -> Path:
 
 class HardExit(SystemExit):
     """``os._exit`` called inside a run that runs in the sweep's own process (one worker):
-    raised instead of ending the process (``run.sweep.hard_exit_raises``), so the run is
+    raised instead of ending the process (``run.executors.hard_exit_raises``), so the run is
     recorded as failed and the sweep goes on, as a worker process's death is with several."""
 
 
