@@ -546,7 +546,8 @@ def _print_plan(plan, out: Path) -> None:
     ``out``) and the training settings, resolved."""
     import json
 
-    from memorybench.config import run_id, to_dict
+    from memorybench.config import to_dict
+    from memorybench.models.resolve import run_id
     from memorybench.run.progress import describe
     from memorybench.run.sweep import plan_status
 
@@ -697,7 +698,7 @@ def reproduce_cmd(profiles, scale, out, models, set_, workers, retry_failed, dry
     if dry_run:
         click.echo(f"{banner}: {len(rep.configs)} runs")
         for cfg in rep.configs:
-            from memorybench.config import run_id
+            from memorybench.models.resolve import run_id
 
             stand = rep.record["runs"][run_id(cfg)]
             click.echo(f"{run_id(cfg)}  {cfg.task.name:<17} L={cfg.task.params.get('length')!s:<5}"

@@ -105,6 +105,12 @@ class Registry:
         self._ensure()
         return name in self._entries
 
+    def peek(self, name: str) -> Entry | None:
+        """The entry of ``name`` as registered, or None, importing nothing (its ``source``
+        and ``target`` are known before its object is)."""
+        self._ensure()
+        return self._entries.get(name)
+
     def entry(self, name: str) -> Entry:
         self._ensure()
         if name not in self._entries:

@@ -55,10 +55,9 @@ from memorybench.config import (
     TaskConfig,
     TrainConfig,
     check_train_field,
-    resolve,
-    run_id,
 )
 from memorybench.errors import ConfigError
+from memorybench.models.resolve import resolve, run_id
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -101,7 +101,7 @@ def test_out_must_be_a_file(tmp_path, capsys):
 
 def test_gpu_check_says_there_is_no_gpu_and_its_alternatives_are_valid_runs(capsys):
     from memorybench.bench import gpu_check
-    from memorybench.config import resolve
+    from memorybench.models.resolve import resolve
 
     with pytest.raises(SystemExit) as exc:
         main(["bench", "--gpu-check"])

@@ -10,6 +10,7 @@ import pytest
 from memorybench import config as C
 from memorybench import settings as S
 from memorybench.errors import ConfigError
+from memorybench.models import resolve as R
 from memorybench.settings import expand
 
 
@@ -26,10 +27,10 @@ def _cfg(**train):
 
 
 def test_round_trip_through_json():
-    cfg = C.resolve(_cfg(lr=0.01, steps=400, eval_every=100, precision="mixed_bfloat16"))
+    cfg = R.resolve(_cfg(lr=0.01, steps=400, eval_every=100, precision="mixed_bfloat16"))
     back = C.from_dict(json.loads(json.dumps(C.to_dict(cfg))))
     assert back == cfg
-    assert C.run_id(back) == C.run_id(cfg)
+    assert R.run_id(back) == R.run_id(cfg)
     # config.json carries provenance keys that from_dict ignores
     assert C.from_dict({**C.to_dict(cfg), "plugins": {}, "memorybench_version": "x"}) == cfg
 
@@ -40,27 +41,27 @@ def test_resolve_fills_task_defaults_so_the_run_id_is_stable():
         C.TaskConfig("adding", {"length": 10, "variant": "half"}), C.ModelConfig("lstm", units=8),
         C.TrainConfig(), seed=3,
     )
-    resolved = C.resolve(short)
+    resolved = R.resolve(short)
     assert resolved.task.params == {"length": 10, "variant": "half"}
-    assert C.resolve(resolved) == resolved  # idempotent
-    assert C.run_id(short) == C.run_id(explicit)
-    rid = C.run_id(short)
+    assert R.resolve(resolved) == resolved  # idempotent
+    assert R.run_id(short) == R.run_id(explicit)
+    rid = R.run_id(short)
     assert len(rid) == 16 and int(rid, 16) >= 0
     # the id is the sha256 of the canonical (sorted-key) JSON of the resolved config
     canon = json.dumps(C.to_dict(resolved), sort_keys=True, separators=(",", ":"))
     assert rid == hashlib.sha256(canon.encode()).hexdigest()[:16]
     # every setting that changes the run changes the id
     others = {
-        C.run_id(_cfg(lr=0.01)),
-        C.run_id(C.RunConfig(short.task, short.model, short.train, seed=4)),
-        C.run_id(C.RunConfig(C.TaskConfig("adding", {"length": 11}), short.model, short.train, 3)),
-        C.run_id(C.RunConfig(short.task, C.ModelConfig("gru", units=8), short.train, 3)),
+        R.run_id(_cfg(lr=0.01)),
+        R.run_id(C.RunConfig(short.task, short.model, short.train, seed=4)),
+        R.run_id(C.RunConfig(C.TaskConfig("adding", {"length": 11}), short.model, short.train, 3)),
+        R.run_id(C.RunConfig(short.task, C.ModelConfig("gru", units=8), short.train, 3)),
     }
     assert rid not in others and len(others) == 4
 
 
 def test_from_dict_rejects_unknown_training_settings():
-    d = C.to_dict(C.resolve(_cfg()))
+    d = C.to_dict(R.resolve(_cfg()))
     d["train"]["lrr"] = 1
     with pytest.raises(ConfigError, match="unknown training setting 'lrr'; known: .*lr"):
         C.from_dict(d)
@@ -75,12 +76,12 @@ def test_from_dict_rejects_unknown_training_settings():
 ])
 def test_bad_training_settings_name_what_is_allowed(train, match):
     with pytest.raises(ConfigError, match=match):
-        C.resolve(_cfg(**train))
+        R.resolve(_cfg(**train))
 
 
 def test_unknown_model_lists_known_ones():
     with pytest.raises(ConfigError, match="unknown model 'lstmm'; known: .*lstm"):
-        C.resolve(C.RunConfig(C.TaskConfig("adding"), C.ModelConfig("lstmm")))
+        R.resolve(C.RunConfig(C.TaskConfig("adding"), C.ModelConfig("lstmm")))
 
 
 # -- the settings key space --------------------------------------------------------------------
@@ -109,7 +110,7 @@ def test_set_values_are_coerced_to_the_field_types():
     assert c.train.jit is True and c.train.steps == 300
     assert c.model.units == 8 and c.model.params == {"dropout": 0.25}
     assert all(c.train.steps == 100 for c in xor)  # per-task training override
-    assert len({C.run_id(c) for c in cfgs}) == len(cfgs)
+    assert len({R.run_id(c) for c in cfgs}) == len(cfgs)
 
 
 @pytest.mark.parametrize("item, match", [
@@ -144,7 +145,7 @@ def test_config_file_uses_the_same_keys_as_set(tmp_path):
         "tasks=adding", "models=gru,lstm", "lengths=6", "seeds=2", "train.lr=0.02",
         "train.steps=200", "train.eval_every=100", "model.units=12", "adding.variant=anywhere",
     ).configs
-    assert [C.run_id(c) for c in from_file] == [C.run_id(c) for c in from_sets]
+    assert [R.run_id(c) for c in from_file] == [R.run_id(c) for c in from_sets]
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nlr = 'fast'\n")
     with pytest.raises(ConfigError, match="train.lr='fast' is not a valid float"):
@@ -198,7 +199,8 @@ def test_match_params_gives_every_model_the_same_budget():
 
 
 def test_a_fixed_generator_gets_new_run_ids_and_the_others_keep_theirs(monkeypatch):
-    from memorybench.config import ModelConfig, RunConfig, TaskConfig, resolve, run_id
+    from memorybench.config import ModelConfig, RunConfig, TaskConfig
+    from memorybench.models.resolve import resolve, run_id
     from memorybench.tasks.induction_heads import InductionHeads
 
     def rid(task, **params):

@@ -30,9 +30,9 @@ import pytest
 
 import memorybench as mb
 from memorybench.cli import main as cli_main
-from memorybench.config import resolve as resolve_config
 from memorybench.errors import ConfigError
 from memorybench.models import model_entry, model_names
+from memorybench.models.resolve import resolve as resolve_config
 from memorybench.registry import load_plugin
 
 keras = pytest.importorskip("keras")

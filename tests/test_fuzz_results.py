@@ -37,7 +37,7 @@ FORMULAS = ["=HYPERLINK(\"http://evil\",\"x\")", "@SUM(A1)", "+cmd|' /C calc'!A0
 def dry_run_id() -> str:
     """The run id of ``DRY_RUN``'s one run: hostile files there are read by ``run --dry-run``."""
     from memorybench import settings as S
-    from memorybench.config import run_id
+    from memorybench.models.resolve import run_id
 
     plan = S.expand(S.merge_layers(S.profile("smoke"), S.parse_set_items(SETS), {
         "tasks": "adding", "lengths": "10", "models": "lstm", "seeds": 1}))

@@ -21,8 +21,8 @@ from summaries import SUMMARY as BASE_SUMMARY
 
 from memorybench import cli
 from memorybench import settings as S
-from memorybench.config import run_id
 from memorybench.errors import ConfigError, DataError, OutputError
+from memorybench.models.resolve import run_id
 from memorybench.run import store
 
 SUMMARY = dict(BASE_SUMMARY)

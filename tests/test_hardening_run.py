@@ -16,8 +16,8 @@ import pytest
 
 from memorybench import settings as S
 from memorybench.cli import main
-from memorybench.config import run_id
 from memorybench.errors import ConfigError
+from memorybench.models.resolve import run_id
 from memorybench.run import store
 
 SETS = ["model.units=4", "train.steps=20", "train.eval_every=10", "train.batch_size=16",
@@ -187,7 +187,7 @@ def test_the_python_api_gets_the_same_checks(tmp_path):
 
 
 def test_the_memory_limit_is_the_machines_or_the_environments(monkeypatch):
-    from memorybench.config import MEMORY_ENV, memory_limit
+    from memorybench.models.resolve import MEMORY_ENV, memory_limit
 
     monkeypatch.delenv(MEMORY_ENV, raising=False)
     total, source = memory_limit()

@@ -81,7 +81,8 @@ def test_a_huge_vocabulary_is_refused_before_a_run_starts(monkeypatch):
     with pytest.raises(ConfigError, match=r"mqar .* would need about .*predictions 5\.12 GB.*"
                                           r"more than the limit 1 GB.*vocab_size"):
         S.plan("smoke", **{**base, "sets": [*SMALL, "mqar.vocab_size=10000000"]})
-    from memorybench.config import TrainConfig, estimate_memory
+    from memorybench.config import TrainConfig
+    from memorybench.models.resolve import estimate_memory
     from memorybench.tasks import get_task
 
     spec = get_task("mqar", length=16, vocab_size=10_000_000).spec

@@ -13,6 +13,7 @@ import memorybench as mb
 from memorybench import config as C
 from memorybench import settings as S
 from memorybench.errors import ConfigError
+from memorybench.models import resolve as R
 from memorybench.registry import load_plugin
 from memorybench.run import programs
 from memorybench.run.executors import pick_run
@@ -58,12 +59,12 @@ def test_only_a_run_of_the_same_program_reuses_it(tmp_path):
         s = mb.run(changed, tmp_path).summary
         assert s["status"] == "completed" and s["training_path"]["program"] == "compiled"
     mb.run(cfg(precision="mixed_float16", seed=3), tmp_path)  # mixed precision: never held
-    assert programs.take(C.resolve(cfg(precision="mixed_float16", seed=4))) is None
+    assert programs.take(R.resolve(cfg(precision="mixed_float16", seed=4))) is None
 
 
 def test_a_run_that_fails_drops_the_held_program(tmp_path, monkeypatch):
     mb.run(cfg(), tmp_path)
-    assert programs.take(C.resolve(cfg(seed=5))) is not None
+    assert programs.take(R.resolve(cfg(seed=5))) is not None
     from memorybench.run import train
 
     def broken(*args, **kwargs):
@@ -71,11 +72,11 @@ def test_a_run_that_fails_drops_the_held_program(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train, "train_dataset", broken)
     assert mb.run(cfg(seed=6), tmp_path).status == "failed"
-    assert programs.take(C.resolve(cfg(seed=7))) is None
+    assert programs.take(R.resolve(cfg(seed=7))) is None
 
 
 def test_the_program_key_ignores_seed_rate_and_time_limit_only():
-    base = C.resolve(cfg())
+    base = R.resolve(cfg())
     same = [dataclasses.replace(base, seed=9),
             dataclasses.replace(base, train=dataclasses.replace(base.train, lr=0.5,
                                                                 timeout_s=30.0))]
@@ -87,20 +88,20 @@ def test_the_program_key_ignores_seed_rate_and_time_limit_only():
 
 
 def test_auto_is_made_concrete_by_resolve_and_is_in_the_run_id():
-    auto = C.resolve(cfg())
+    auto = R.resolve(cfg())
     assert auto.train.jit is True and auto.train.steps_per_execution == 20
-    assert C.resolve(auto) == auto  # idempotent
-    explicit = C.resolve(cfg(jit=True, steps_per_execution=20))
-    assert C.run_id(explicit) == C.run_id(auto)  # the path, not how it was asked for
-    assert C.run_id(cfg(jit=False)) != C.run_id(auto)
-    assert C.run_id(cfg(steps_per_execution=1)) != C.run_id(auto)
+    assert R.resolve(auto) == auto  # idempotent
+    explicit = R.resolve(cfg(jit=True, steps_per_execution=20))
+    assert R.run_id(explicit) == R.run_id(auto)  # the path, not how it was asked for
+    assert R.run_id(cfg(jit=False)) != R.run_id(auto)
+    assert R.run_id(cfg(steps_per_execution=1)) != R.run_id(auto)
 
 
 def test_on_a_gpu_auto_keeps_cudnn_for_the_lstm_and_xla_for_a_python_cell(monkeypatch):
-    monkeypatch.setattr(C, "gpu_visible", lambda: True)
-    assert C.resolve(cfg("lstm")).train.jit is False
-    assert C.resolve(cfg("lstm_full")).train.jit is True  # keras.layers.RNN: no cuDNN kernel
-    assert "cuDNN" in C.jit_off_reason(mb.get_task("adding", length=6), "gru", 6, 1, {})
+    monkeypatch.setattr(R, "gpu_visible", lambda: True)
+    assert R.resolve(cfg("lstm")).train.jit is False
+    assert R.resolve(cfg("lstm_full")).train.jit is True  # keras.layers.RNN: no cuDNN kernel
+    assert "cuDNN" in R.jit_off_reason(mb.get_task("adding", length=6), "gru", 6, 1, {})
 
 
 @pytest.mark.parametrize("raw, want", [
@@ -110,7 +111,7 @@ def test_jit_takes_auto_true_or_false_from_the_key_space(raw, want):
     plan = expand(S.merge_layers(S.profile("smoke"), S.parse_set_items(
         ["tasks=adding", "models=lstm", "lengths=6", f"train.jit={raw}",
          "train.steps_per_execution=auto", "train.eval_every=20", "train.steps=40"])))
-    resolved = [C.resolve(c) for c in plan.configs]
+    resolved = [R.resolve(c) for c in plan.configs]
     assert {(c.train.jit, c.train.steps_per_execution) for c in resolved} == {want}
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from memorybench import config as C
 from memorybench.errors import ConfigError
+from memorybench.models import resolve as R
 from memorybench.run import store
 from memorybench.run.executors import get_executor
 from memorybench.settings import expand, merge_layers, profile
@@ -39,6 +39,7 @@ import json, os, sys
 os.environ["MEMORYBENCH_OFFLINE"] = "1"
 import ray
 from memorybench import config as C
+from memorybench.models import resolve as R
 from memorybench.registry import load_plugin
 from memorybench.run import store
 from memorybench.run.executors import RayExecutor
@@ -224,7 +225,7 @@ class StubJob:
         assert self.out_dir.is_absolute()  # workers may run elsewhere: the executor made it so
         if cfg.model.name == self.fail_model:
             raise MemoryError("worker ran out of memory")
-        rid = C.run_id(cfg)
+        rid = R.run_id(cfg)
         return RunResult(rid, Path("/elsewhere") / rid, "completed", {"run_id": rid})
 
 
@@ -244,7 +245,7 @@ def test_each_run_asks_for_one_gpu_where_the_cluster_has_gpus(
     plan = _tiny_plan()
     results = list(ex.map(StubJob(Path("res")), plan.configs))  # the worker gets it absolute
     assert fake.options == expected
-    assert [r.run_id for r in results] == [C.run_id(c) for c in plan.configs]
+    assert [r.run_id for r in results] == [R.run_id(c) for c in plan.configs]
     # results point at the driver's results folder, as given, not the worker's
     assert all(r.run_dir == store.run_dir("res", r.run_id) for r in results)
     # no address: a local cluster over every CPU, no dashboard, shut down afterwards

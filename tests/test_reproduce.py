@@ -9,8 +9,8 @@ import pytest
 import memorybench as mb
 from memorybench import references as refs
 from memorybench import settings as S
-from memorybench.config import run_id
 from memorybench.errors import ConfigError
+from memorybench.models.resolve import run_id
 from memorybench.run import reproduce as R
 
 TCN_8_LEVELS = [1, 2, 4, 8, 16, 32, 64, 128]

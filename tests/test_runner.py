@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from memorybench import config as C
+from memorybench.models import resolve as R
 from memorybench.run import store
 from memorybench.run.train import run
 
@@ -53,7 +54,7 @@ def test_a_run_writes_every_artifact_of_the_schema(tmp_path):
     cfg = tiny(early_stop=False)
     res = run(cfg, tmp_path, save_weights=True, tensorboard=True)
     assert res.status == "completed", res.summary.get("traceback")
-    folder = tmp_path / "runs" / C.run_id(cfg)
+    folder = tmp_path / "runs" / R.run_id(cfg)
     assert res.run_dir == folder and res.run_id == folder.name
     names = {p.name for p in folder.iterdir()}
     assert {"config.json", "history.csv", "summary.json", "model.weights.h5",
@@ -66,7 +67,7 @@ def test_a_run_writes_every_artifact_of_the_schema(tmp_path):
                              "params": {}}
     assert TRAIN_KEYS <= set(conf["train"]) and conf["seed"] == 0
     assert isinstance(conf["plugins"], dict) and conf["memorybench_version"]
-    assert C.run_id(C.from_dict(conf)) == res.run_id
+    assert R.run_id(C.from_dict(conf)) == res.run_id
 
     with open(folder / "history.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -136,7 +137,7 @@ def test_a_run_that_dies_before_its_summary_reads_as_incomplete(tmp_path, monkey
     cfg = tiny(steps=20, eval_every=20)
     with pytest.raises(KeyboardInterrupt):
         run(cfg, tmp_path)
-    folder = tmp_path / "runs" / C.run_id(cfg)
+    folder = tmp_path / "runs" / R.run_id(cfg)
     assert (folder / store.CONFIG).is_file() and not (folder / store.SUMMARY).exists()
     assert not store.is_complete(folder)
 
@@ -247,14 +248,14 @@ def _fail_out_of_run(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(store, "write_csv", disk_full)
-    return RunJob(tmp_path)(C.resolve(tiny()))
+    return RunJob(tmp_path)(R.resolve(tiny()))
 
 
 def _fail_in_a_worker(tmp_path, monkeypatch):
     # a Ray task that did not come back: the driver records the run
     from memorybench.run.executors import record_crash
 
-    return record_crash(tmp_path, C.resolve(tiny()), MemoryError("worker ran out of memory"), 1.5)
+    return record_crash(tmp_path, R.resolve(tiny()), MemoryError("worker ran out of memory"), 1.5)
 
 
 @pytest.mark.parametrize("fail, reason", [

@@ -21,8 +21,10 @@ import numpy as np
 import pytest
 
 from memorybench import config as C
-from memorybench.config import ModelConfig, RunConfig, TaskConfig, TrainConfig, run_id
+from memorybench.config import ModelConfig, RunConfig, TaskConfig, TrainConfig
 from memorybench.errors import DataError
+from memorybench.models import resolve as R
+from memorybench.models.resolve import run_id
 from memorybench.run import store
 from memorybench.run.sweep import plan_status
 
@@ -314,7 +316,7 @@ def test_canonical_json_is_compact_sorted_and_round_trips():
 def test_run_id_is_16_hex_of_the_sha256_of_the_resolved_canonical_json():
     cfg = _cfg(3)
     rid = run_id(cfg)
-    assert rid == hashlib.sha256(C.canonical_json(C.resolve(cfg)).encode()).hexdigest()[:16]
+    assert rid == hashlib.sha256(C.canonical_json(R.resolve(cfg)).encode()).hexdigest()[:16]
     assert len(rid) == 16 and int(rid, 16) >= 0
     assert run_id(cfg) != run_id(_cfg(4))
 

@@ -1,6 +1,6 @@
 """``memorybench bench --gpu-check``: confirm the default training path on a GPU (minutes).
 
-The path "auto" chooses (``memorybench.config.training_path``) is written to the libraries'
+The path "auto" chooses (``memorybench.models.resolve.training_path``) is written to the libraries'
 documentation: on a GPU, Keras' LSTM / GRU take the fused cuDNN kernel when their settings
 allow it (TensorFlow's guide "Recurrent Neural Networks (RNN) with Keras", "Using CuDNN
 kernels when available"), and Keras itself turns XLA off for such a layer (``LSTM.supports_jit``
@@ -53,7 +53,7 @@ def _ms_step(cfg, out: Path) -> tuple[float, dict]:
 
 def check() -> dict[str, Any]:
     """{"gpu": bool, "checks": [{"model", "expected", "chosen", "ok", "ms": {...}}]}."""
-    from memorybench.config import gpu_visible, resolve
+    from memorybench.models.resolve import gpu_visible, resolve
 
     if not gpu_visible():
         return {"gpu": False, "checks": [], "note": "no GPU visible: nothing to check"}

@@ -149,7 +149,7 @@ def _info(lv: dict) -> dict[tuple, dict[str, Any]]:
     """Units, parameters and matmul FLOPs a step of each model and length."""
     import memorybench as mb
     from memorybench.bench.flops import flops_per_step
-    from memorybench.config import resolve
+    from memorybench.models.resolve import resolve
 
     out = {}
     for model in lv["models"]:

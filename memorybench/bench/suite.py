@@ -162,8 +162,8 @@ def _bare_fit(h: dict, pipeline: str = "runner") -> dict[str, Any]:
     import tensorflow as tf
 
     import memorybench as mb
-    from memorybench.config import resolve
     from memorybench.models.build import loss_for
+    from memorybench.models.resolve import resolve
     from memorybench.run.train import eval_dataset, make_optimizer, train_dataset
 
     keras.backend.clear_session()

@@ -158,7 +158,7 @@ def _check_passed_on(entry: Entry, fn, spec, units, seq, kwargs: dict) -> None:
 def check_params(task: Task | str, name: str, units: int, layers: int, params: dict) -> None:
     """Construct the cell or sequence layer ``name`` with ``params`` (no weights are made), so
     that an unknown or bad constructor argument is a ConfigError naming the accepted ones before
-    a run starts (``config.resolve`` calls it). Remembered per name, task, units and params."""
+    a run starts (``resolve`` calls it). Remembered per name, task, units and params."""
     task = _task(task)
     key = (name, task.name, repr(sorted(task.params().items())), units, layers,
            repr(sorted(params.items())))

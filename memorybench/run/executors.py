@@ -39,8 +39,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from memorybench.config import RunConfig, run_id
+from memorybench.config import RunConfig
 from memorybench.errors import ConfigError, one_line
+from memorybench.models.resolve import run_id
 from memorybench.run import store
 from memorybench.run.lock import break_lock
 from memorybench.run.programs import program_key
@@ -625,7 +626,7 @@ def _registered_here(configs: list[RunConfig]) -> str | None:
     for cfg in configs:
         for reg, name in ((CELLS, cfg.model.name), (MODELS, cfg.model.name),
                           (TASKS, cfg.task.name)):
-            entry = reg._entries.get(name)  # read without importing anything
+            entry = reg.peek(name)  # read without importing anything
             if entry is None or entry.target is not None or entry.source in files:
                 continue
             if entry.source == "builtin" or entry.source.startswith("entry point"):

@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from memorybench.config import run_id
 from memorybench.errors import ConfigError, DataError
+from memorybench.models.resolve import run_id
 from memorybench.report.selection import choose_rate, majority_solved, rate_of
 from memorybench.run import store
 

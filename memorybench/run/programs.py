@@ -101,7 +101,7 @@ def taken_path(cfg: RunConfig, task, model, reused: bool) -> dict[str, Any]:
     layer it deems unfit, and says so only in a warning), steps per call, whether the compiled
     program was reused from the process's previous run, and why XLA is off
     when it is."""
-    from memorybench.config import jit_off_reason
+    from memorybench.models.resolve import jit_off_reason
 
     tc, m = cfg.train, cfg.model
     note = None

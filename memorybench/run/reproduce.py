@@ -86,7 +86,8 @@ def _round_to(value: float, multiple: int) -> int:
 def scale_config(cfg, scale: str):
     """A resolved run of a profile -> the run the scale makes of it (resolved); ``full``: the
     run itself."""
-    from memorybench.config import ModelConfig, RunConfig, TaskConfig, resolve
+    from memorybench.config import ModelConfig, RunConfig, TaskConfig
+    from memorybench.models.resolve import resolve
     from memorybench.tasks import TASKS, get_task
 
     sc = check_scale(scale)
@@ -120,7 +121,7 @@ def scale_config(cfg, scale: str):
 
 def stands_for(cfg, profile: str) -> dict[str, Any]:
     """What a run of ``profile`` is, in the terms ``references.compare`` matches."""
-    from memorybench.config import run_id
+    from memorybench.models.resolve import run_id
     from memorybench.tasks import get_task
 
     task = get_task(cfg.task.name, **cfg.task.params)
@@ -146,7 +147,7 @@ def plan_reproduction(profiles: str | list[str], scale: str = "cpu",
                       models: str | None = None, sets=None) -> Reproduction:
     """Expand the profiles (``models``: a slice of their models; ``sets``: ``--set`` items,
     applied before scaling) and scale every run. Raises ConfigError for bad input."""
-    from memorybench.config import run_id
+    from memorybench.models.resolve import run_id
     from memorybench.settings import PROFILES, name_list, plan
 
     names = profiles_of(profiles)

@@ -5,8 +5,8 @@ renamed or dropped):
 
 ``<results>/runs/<run_id>/`` per run; ``run_id`` = first 16 hex of sha256 of the canonical JSON
 (sorted keys) of the resolved config (without output paths / executor / display options; see
-``memorybench.config.run_id``). Every file is written to a temporary name in the same folder and
-``os.replace``d. No pickle.
+``memorybench.models.resolve.run_id``). Every file is written to a temporary name in the same
+folder and ``os.replace``d. No pickle.
 
 ``config.json`` — the resolved ``RunConfig`` as JSON::
 

@@ -325,7 +325,7 @@ def check_same_study(st: dict[str, Any], settings: dict[str, Any], src: Path) ->
     other ids) complete there."""
     import json
 
-    from memorybench.config import run_id
+    from memorybench.models.resolve import run_id
     from memorybench.settings import expand
 
     way_out = "; --retrain-baselines trains the study's models again with these settings"

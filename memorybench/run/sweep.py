@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memorybench.config import RunConfig, run_id
+from memorybench.config import RunConfig
 from memorybench.errors import ConfigError
+from memorybench.models.resolve import run_id
 from memorybench.run import store
 from memorybench.run.executors import Executor, get_executor
 from memorybench.run.lock import LOCK, claim, lock_is_stale, read_lock

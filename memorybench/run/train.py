@@ -19,7 +19,7 @@ afterwards; the head stays float32 (``models.build.head``) and Keras wraps the o
 ``LossScaleOptimizer`` under ``mixed_float16``; ``jit`` is ``model.compile(jit_compile=...)``
 (XLA). The built-in LSTM / GRU keep cuDNN-eligible settings; ``cudnn_eligible`` is recorded.
 
-The training path (``jit``, ``steps_per_execution``) arrives concrete from ``config.resolve``
+The training path (``jit``, ``steps_per_execution``) arrives concrete from ``resolve``
 ("auto" chosen there); the compiled model of the previous run of the same shape is taken over
 when there is one (``run.programs``), and the summary's ``training_path`` says which.
 """
@@ -40,8 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from memorybench.config import RunConfig, resolve, run_id, to_dict
+from memorybench.config import RunConfig, to_dict
 from memorybench.errors import MemorybenchError, one_line
+from memorybench.models.resolve import resolve, run_id
 from memorybench.run import programs, store
 
 EvalHook = Callable[[dict[str, Any]], None]

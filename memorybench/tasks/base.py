@@ -69,7 +69,7 @@ class Task:
     # None where the lengths of a sweep set it
     length_set_by: ClassVar[str | None] = None
     # bumped when the data a seed gives changes (a fix to the generator): a version above 1 is
-    # part of the run id (config.resolve), so runs of the old generator are never reused
+    # part of the run id (models.resolve), so runs of the old generator are never reused
     generator_version: ClassVar[int] = 1
     length: int = 100
 
