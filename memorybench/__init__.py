@@ -34,7 +34,7 @@ _API = {
     "run": "memorybench",  # the callable package memorybench.run (see its docstring)
     "plan": "memorybench.settings",
     "sweep": "memorybench.run.sweep",
-    "study": "memorybench.run.study",
+    "study": "memorybench.api",
     "results": "memorybench.report.frame",
     # errors
     "MemorybenchError": "memorybench.errors",

@@ -495,8 +495,8 @@ def study_cmd(name, scale, out, with_, plugin, from_, retrain_baselines, set_, w
     _quiet_tensorflow()
     if dry_run:
         return _study_dry_run(st, out, set_, added, from_, retrain_baselines)
+    from memorybench.api import study
     from memorybench.run.progress import RichReporter
-    from memorybench.run.study import study
 
     console = _console()
     say = lambda m: console.print(m, markup=False, highlight=False)  # noqa: E731
@@ -726,8 +726,8 @@ def _print_published(console, results: Path, banner: str) -> None:
     """The published numbers beside ours as a terminal table."""
     from rich.table import Table
 
+    from memorybench.report.comparison import comparison_rows, distance
     from memorybench.report.leaderboard import fmt
-    from memorybench.run.reproduce import comparison_rows, distance
 
     scale, rows = comparison_rows(results)
     if not console.is_terminal:  # piped: do not squeeze the table into 80 columns

@@ -68,7 +68,7 @@ def test_cli_writes_csv_and_plot(tmp_path, trained_run):
 
 
 def test_simple_rnn_gradient_fades_towards_the_start():
-    from memorybench.report.gradflow import gradient_flow
+    from memorybench.diagnostics.gradflow import gradient_flow
 
     # checked for seeds 0-2 and units 8 / 64: the t=0 norm is 2x to 100x below t=T-1 at init
     df = gradient_flow("adding", ["simple_rnn"], 30, units=8, batch=8, seed=0)
@@ -78,7 +78,7 @@ def test_simple_rnn_gradient_fades_towards_the_start():
 
 
 def test_fixed_seed_reproduces(tmp_path):
-    from memorybench.report.gradflow import gradient_flow
+    from memorybench.diagnostics.gradflow import gradient_flow
 
     a = gradient_flow("delayed_xor", ["gru"], 10, units=8, batch=8, seed=3)
     b = gradient_flow("delayed_xor", ["gru"], 10, units=8, batch=8, seed=3)
@@ -88,7 +88,7 @@ def test_fixed_seed_reproduces(tmp_path):
 
 
 def test_copy_memory_recall_loss_reaches_back_less_than_full_loss():
-    from memorybench.report.gradflow import gradient_flow
+    from memorybench.diagnostics.gradflow import gradient_flow
 
     # the recall steps' loss depends on the first inputs only through the whole delay; the full
     # loss also has a "blank now" term at step 0 itself
@@ -99,7 +99,7 @@ def test_copy_memory_recall_loss_reaches_back_less_than_full_loss():
 
 
 def test_bad_input(tmp_path, trained_run, capsys):
-    from memorybench.report.gradflow import gradient_flow
+    from memorybench.diagnostics.gradflow import gradient_flow
 
     assert cli("gradflow", "--task", "addng", "--models", "lstm", "--length", 5) == 2
     assert "known: adding" in capsys.readouterr().err

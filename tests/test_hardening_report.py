@@ -160,7 +160,7 @@ def test_gradflow_run_never_imports_the_module_its_config_names(tmp_path, monkey
     assert "h1_results_payload:Cell" in line and "--models" in line
     assert not marker.exists() and "h1_results_payload" not in sys.modules
     # the same reference, named by the user, is theirs to import
-    from memorybench.report.gradflow import read_run
+    from memorybench.diagnostics.gradflow import read_run
 
     with pytest.raises(ConfigError, match="model.weights.h5|no model"):
         (folder / "model.weights.h5").unlink()
@@ -169,7 +169,7 @@ def test_gradflow_run_never_imports_the_module_its_config_names(tmp_path, monkey
 
 
 def test_gradflow_run_of_a_plugin_model_names_the_plugin_to_pass(tmp_path):
-    from memorybench.report.gradflow import read_run
+    from memorybench.diagnostics.gradflow import read_run
 
     folder = _gradflow_run(tmp_path, "h1_unknown_cell", plugins={"/p/my_cell.py": "ab12"},
                            code={"model": "ab12"})
@@ -189,12 +189,13 @@ def test_task_show_with_a_huge_length_is_one_line(capsys):
 
 @pytest.mark.parametrize("case", ["file", "read-only"])
 def test_gradflow_out_is_checked_before_computing(tmp_path, monkeypatch, capsys, case):
+    from memorybench.diagnostics import gradflow as diag
     from memorybench.report import gradflow
 
     def never(*a, **k):  # computing must not start
         raise AssertionError("gradient_flow ran before --out was checked")
 
-    monkeypatch.setattr(gradflow, "gradient_flow", never)
+    monkeypatch.setattr(diag, "gradient_flow", never)
     out = tmp_path / "out"
     if case == "file":
         out.write_text("x")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from memorybench.diagnostics import jacobian as jd
 from memorybench.errors import ConfigError
 from memorybench.report import jacobian as jm
 
@@ -40,10 +41,10 @@ def _direct(model, x) -> dict[str, list[float]]:
     which the module uses); the mean over the batch of the spectral norms."""
     import tensorflow as tf
 
-    cell = jm.recurrent_layer(model).cell
+    cell = jd.recurrent_layer(model).cell
     seq = tf.convert_to_tensor(x, tf.float32)
     n, steps = x.shape[0], x.shape[1]
-    states = [tf.zeros((n, s)) for s in jm.state_sizes(cell)]
+    states = [tf.zeros((n, s)) for s in jd.state_sizes(cell)]
     history = []  # states after each step
     for t in range(steps):
         _, states = cell(seq[:, t], states, training=False)
@@ -73,7 +74,7 @@ def test_products_match_unrolled_autodiff(name):
     LSTM and two custom cells (ungated: memory m; cec: the bare carousel)."""
     task, model = _model(name)
     x, _ = task.data("test", n=4, seed=3)
-    df = jm.memory_jacobians(model, x)
+    df = jd.memory_jacobians(model, x)
     assert set(df.path) == {"h", "c"}
     want = _direct(model, x)
     for path in ("h", "c"):
@@ -83,12 +84,12 @@ def test_products_match_unrolled_autodiff(name):
         np.testing.assert_allclose(got.norm.to_numpy()[list(LAGS)], want[path], rtol=2e-4,
                                    atol=1e-9)
     # Jacobians taken a few steps at a time (as for long sequences) give the same products
-    layer = jm.recurrent_layer(model)
-    seq = jm.layer_inputs(model, layer, x)
-    u = jm.state_sizes(layer.cell)[0]
-    chunked = jm.jacobian_products(jm._jacobian_chunks(layer.cell, seq, chunk=5),
+    layer = jd.recurrent_layer(model)
+    seq = jd.layer_inputs(model, layer, x)
+    u = jd.state_sizes(layer.cell)[0]
+    chunked = jd.jacobian_products(jd._jacobian_chunks(layer.cell, seq, chunk=5),
                                    {"h": slice(0, u)})
-    whole = jm.jacobian_products(jm.state_jacobians(layer.cell, seq), {"h": slice(0, u)})
+    whole = jd.jacobian_products(jd.state_jacobians(layer.cell, seq), {"h": slice(0, u)})
     np.testing.assert_allclose(chunked["h"], whole["h"], rtol=1e-12)
     np.testing.assert_allclose(chunked["h"].mean(axis=1),
                                df[df.path == "h"].sort_values("lag").norm, rtol=1e-12)
@@ -99,9 +100,9 @@ def test_linear_simple_rnn_is_the_power_of_its_recurrent_kernel():
     ||U^k||_2, the same for every sequence. U is not normal, so ||U^k|| != ||U||^k."""
     task, model = _model("simple_rnn", units=3, activation="linear")
     u = np.array([[0.9, 0.6, 0.0], [0.0, 0.7, 0.3], [0.1, 0.0, 0.5]], np.float32)
-    jm.recurrent_layer(model).cell.recurrent_kernel.assign(u)
+    jd.recurrent_layer(model).cell.recurrent_kernel.assign(u)
     x, _ = task.data("test", n=3, seed=0)
-    df = jm.memory_jacobians(model, x)
+    df = jd.memory_jacobians(model, x)
     assert set(df.path) == {"h"}  # one state: no memory path
     want = [np.linalg.norm(np.linalg.matrix_power(u.astype(np.float64), k), 2)
             for k in range(T)]
@@ -119,9 +120,9 @@ def test_which_cells_have_a_memory_state():
     for name, memory in (("lstm", True), ("lstm_cifg", True), ("cec", True), ("ungated", True),
                          ("gru", False), ("simple_rnn", False)):
         _, model = _model(name, units=4)
-        cell = jm.recurrent_layer(model).cell
-        assert jm.has_memory(cell) is memory, name
-        states = [tf.random.normal((2, s), seed=1) for s in jm.state_sizes(cell)]
+        cell = jd.recurrent_layer(model).cell
+        assert jd.has_memory(cell) is memory, name
+        states = [tf.random.normal((2, s), seed=1) for s in jd.state_sizes(cell)]
         out, new = cell(tf.ones((2, 2)), states, training=False)
         new = list(new) if isinstance(new, (list, tuple)) else [new]
         np.testing.assert_array_equal(out.numpy(), new[0].numpy())  # h first
@@ -129,11 +130,11 @@ def test_which_cells_have_a_memory_state():
 
 def test_models_that_are_not_one_cell_are_not_measured():
     _, model = _model("mingru", units=4)  # a parallel-scan model: no cell
-    with pytest.raises(jm.NotMeasured, match="no recurrent cell layer"):
-        jm.memory_jacobians(model, np.zeros((2, T, 2), np.float32))
+    with pytest.raises(jd.NotMeasured, match="no recurrent cell layer"):
+        jd.memory_jacobians(model, np.zeros((2, T, 2), np.float32))
     _, model = _model("lstm", units=4, layers=2)
     with pytest.raises(ConfigError, match="2 recurrent layers"):
-        jm.memory_jacobians(model, np.zeros((2, T, 2), np.float32))
+        jd.memory_jacobians(model, np.zeros((2, T, 2), np.float32))
 
 
 def test_token_task_reads_the_embedded_sequence():
@@ -144,14 +145,14 @@ def test_token_task_reads_the_embedded_sequence():
     task = get_task("mqar", length=T, n_pairs=2, vocab_size=32)
     model = build_model(task, "gru", units=4)
     x, _ = task.data("test", n=2, seed=0)
-    df = jm.memory_jacobians(model, x)
+    df = jd.memory_jacobians(model, x)
     assert set(df.path) == {"h"} and len(df) == T
     assert np.isfinite(df.norm).all() and df.norm.iloc[0] == pytest.approx(1.0)
 
 
 def test_marked_input_gradient_is_taken_at_the_markers():
     task, model = _model("lstm", units=4)
-    df = jm.marked_input_gradients(model, task, n=40, seed=0)
+    df = jd.marked_input_gradients(model, task, n=40, seed=0)
     assert list(df.columns) == ["lag", "norm", "norm_median", "count"]
     assert df["count"].sum() == 80  # two marked steps per sequence
     assert df.lag.between(0, T - 1).all() and df.lag.is_unique
@@ -159,7 +160,7 @@ def test_marked_input_gradient_is_taken_at_the_markers():
     from memorybench.tasks import get_task
 
     with pytest.raises(ConfigError, match="measured on: adding"):
-        jm.marked_input_gradients(model, get_task("delayed_xor", length=T), n=4, seed=0)
+        jd.marked_input_gradients(model, get_task("delayed_xor", length=T), n=4, seed=0)
 
 
 def _fake_run(root, name: str, seed: int, units: int = 5, run_id: str | None = None):
@@ -197,7 +198,7 @@ def test_run_jacobians_writes_csv_figure_and_summary(tmp_path, runs):
     out = tmp_path / "jac"
     files = jm.run_jacobians("adding", T, runs, out, root=tmp_path, batch=4)
     df = pd.read_csv(files["csv"])
-    assert list(df.columns) == jm.CSV_COLUMNS
+    assert list(df.columns) == jd.CSV_COLUMNS
     measured = df[df.note.isna()]
     paths = measured.groupby("model").path.agg(lambda p: set(p)).to_dict()
     assert paths == {"lstm": {"h", "c", "x_marked"}, "ungated": {"h", "c", "x_marked"},
@@ -237,8 +238,8 @@ def test_run_jacobians_writes_csv_figure_and_summary(tmp_path, runs):
 
 
 def test_deterministic(runs):
-    a = jm.jacobians("adding", T, runs[:2], batch=3)
-    b = jm.jacobians("adding", T, runs[:2], batch=3)
+    a = jd.jacobians("adding", T, runs[:2], batch=3)
+    b = jd.jacobians("adding", T, runs[:2], batch=3)
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -251,21 +252,21 @@ def test_half_life():
 @pytest.mark.filterwarnings("ignore:Skipping nested container")  # the mismatched weights
 def test_bad_input(tmp_path, runs):
     with pytest.raises(ConfigError, match="length must be an integer >= 2"):
-        jm.jacobians("adding", 1, runs[:1])
+        jd.jacobians("adding", 1, runs[:1])
     with pytest.raises(ConfigError, match="no config.json"):
-        jm.jacobians("adding", T, [tmp_path / "nowhere"])
+        jd.jacobians("adding", T, [tmp_path / "nowhere"])
     with pytest.raises(ConfigError, match="trained task 'adding'"):
-        jm.jacobians("delayed_xor", T, runs[:1])
+        jd.jacobians("delayed_xor", T, runs[:1])
     with pytest.raises(ConfigError, match="at least one run folder"):
-        jm.jacobians("adding", T, [])
+        jd.jacobians("adding", T, [])
     with pytest.raises(ConfigError, match="batch must be a positive integer"):
-        jm.jacobians("adding", T, runs[:1], batch=0)
+        jd.jacobians("adding", T, runs[:1], batch=0)
     wrong = _fake_run(tmp_path, "lstm", 0)  # weights of 5 units, config.json says 7
     cfg = json.loads((wrong / "config.json").read_text())
     cfg["model"]["units"] = 7
     (wrong / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ConfigError, match="does not fit the model"):
-        jm.jacobians("adding", T, [wrong])
+        jd.jacobians("adding", T, [wrong])
     bad = tmp_path / "other.csv"
     bad.write_text("model,t,grad_norm\nlstm,0,1.0\n")
     with pytest.raises(ConfigError, match="not a jacobian.csv"):

@@ -212,7 +212,7 @@ def test_ungated_initialisation_does_not_explode_and_the_old_one_is_an_option():
     default, orthogonal at gain 1/sqrt(2)); orthogonal at gain 1, the earlier default, grew it."""
     import keras
 
-    from memorybench.report.gradflow import input_gradient_norms
+    from memorybench.diagnostics.gradflow import input_gradient_norms
 
     task = mb.get_task("adding", length=25)
     ratios = {}
@@ -367,7 +367,7 @@ def test_list_models_imports_neither_tensorflow_nor_the_cell_modules():
         "from memorybench.cli import main\n"
         "try:\n    main(['list', 'models'])\nexcept SystemExit as e:\n    rc = e.code\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')\n"
-        "         or m.startswith('memorybench.models.cells.')]\n"
+        "         or m.startswith(('memorybench.models.cells.', 'memorybench.models.layers.'))]\n"
         "print(json.dumps({'rc': rc, 'heavy': heavy}))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -494,8 +494,8 @@ def test_a_run_scores_induction_heads_at_every_eval_length_and_reports_them(tmp_
 
 def test_gradient_flow_on_token_inputs_is_taken_at_the_embedded_inputs():
     pytest.importorskip("keras")
+    from memorybench.diagnostics.gradflow import input_gradient_norms
     from memorybench.models.build import build_model
-    from memorybench.report.gradflow import input_gradient_norms
 
     task = mb.get_task("induction_heads", length=10)
     g = input_gradient_norms(build_model(task, "lstm", units=6), task, batch=4, seed=0)

@@ -283,8 +283,9 @@ def test_a_study_record_with_a_bad_element_names_the_element(tmp_path):
     import json
 
     from memorybench.report import findings as fd
+    from memorybench.run import store
 
-    (tmp_path / fd.STUDY_RECORD).write_text(json.dumps({"name": "s", "models": ["lstm", 3]}))
+    (tmp_path / store.STUDY_RECORD).write_text(json.dumps({"name": "s", "models": ["lstm", 3]}))
     notes: list[str] = []
     assert fd.load_study(tmp_path, warn=notes.append) is None
     # was: "'models' must be list or null, got \"['lstm', 3]\"": it is a list

@@ -13,9 +13,10 @@ from memorybench.report import mechanism as mech
 
 def test_a_study_measures_the_memory_path_of_every_seed(tmp_path, tiny_study):
     from memorybench.report.html import make_report
+    from memorybench.report.jacobian import plot_jacobians
     from memorybench.run.study import run_study
 
-    record = run_study("tiny", "t", tmp_path)
+    record = run_study("tiny", "t", tmp_path, figures={"jacobian": plot_jacobians})
     assert record["jacobian_csv"] == "gradflow/jacobian_adding_L4_T6/jacobian.csv"
     assert record["steps"] == S.WHY_LSTM_STEPS[:1] and record["extend_rates"] == 0
     csv = (tmp_path / record["jacobian_csv"]).read_text().splitlines()

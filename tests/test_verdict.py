@@ -10,8 +10,8 @@ import pytest
 from memorybench.errors import ConfigError
 from memorybench.report import findings as fd
 from memorybench.report import leaderboard as lb
-from memorybench.report.selection import choose_rate, majority_solved
 from memorybench.run.horizon import Search, outcome
+from memorybench.run.selection import choose_rate, majority_solved
 
 
 def summary(model="lstm", length=10, lr=0.01, seed=0, val=0.5, test=0.5, solved=False,

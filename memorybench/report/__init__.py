@@ -1,5 +1,5 @@
-"""Reports: leaderboards, findings, plots, the HTML page and the gradient-flow diagnostic.
+"""Reports: leaderboards, findings, plots, the HTML page and the diagnostics' figures.
 
-They read run artifacts only and never train; nothing here imports TensorFlow except
-``gradflow``, which builds models to take their gradients.
+They read run artifacts only and never train; the diagnostics that build models to take their
+gradients are computed in ``memorybench.diagnostics`` and only drawn here.
 """

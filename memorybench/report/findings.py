@@ -10,7 +10,7 @@ Sections: the answer (each step of the argument and each published claim as a te
 ``report/verdict.py``); the factor table; per task, the models ranked by horizon (ties share a
 rank), each LSTM ablation against the study's ``reference`` model (lost or gained only where the
 test says so), time to solve (``report/survival.py``); the memory path's Jacobian
-(``report/jacobian.py``); the gradient flow; and headline lines (the first lines of the page,
+(``diagnostics/jacobian.py``); the gradient flow; and headline lines (the first lines of the page,
 printed by ``make demo``). Text that comes from results (names, the study's description) is
 escaped with ``leaderboard.md_text``, as table cells are.
 """
@@ -27,18 +27,17 @@ from memorybench.report import verdict as vd
 from memorybench.report.added import added_section
 from memorybench.report.forget_bias import forget_bias_section
 from memorybench.report.leaderboard import (
-    _missing,
     bracket,
     bracket_of,
     fmt,
     horizons,
     md_table,
+    missing,
 )
 from memorybench.report.leaderboard import md_text as e
 from memorybench.run import store
 
 FINDINGS = "findings.md"
-STUDY_RECORD = "study.json"
 
 ABLATIONS = {  # Greff et al. 2017's variants, and chrono initialisation (Tallec & Ollivier 2018)
     "lstm_nig": "no input gate",
@@ -83,7 +82,7 @@ def load_searches(results: str | Path, warn=None) -> list[dict[str, Any]]:
 def load_study(results: str | Path, warn=None) -> dict[str, Any] | None:
     """The study record (``study.json``, read by ``store.read_json``), or None (absent; or
     unreadable or of the wrong shape, ``store.STUDY_TYPES``, then with a message to ``warn``)."""
-    p = Path(results) / STUDY_RECORD
+    p = Path(results) / store.STUDY_RECORD
     if store.link_below(results, p) is not None:
         return None
     try:
@@ -106,16 +105,16 @@ def _horizon_phrase(r: dict[str, Any]) -> str:
     lrs = dict(x.split(":") for x in (r.get("lrs_chosen") or "").split(",") if ":" in x)
     seeds = r.get("seeds_at_horizon")
     if isinstance(r.get("not_measured"), str) and r["not_measured"]:
-        return ((f"solves L={fmt(h)}, " if not _missing(h) else "")
+        return ((f"solves L={fmt(h)}, " if not missing(h) else "")
                 + f"is not measured at {e(r['not_measured'])} (--retry-failed runs it again)")
-    if _missing(h):
+    if missing(h):
         lr = lrs.get(str(f))
         return (f"solves no length tried (fails at L={fmt(f)}"
                 + (f", best lr {lr}" if lr else "") + ")")
     text = f"solves L={fmt(h)}"
     if r.get("hit_max") is True:
         text += " (the search's maximum: the horizon may be longer)"
-    elif not _missing(f):
+    elif not missing(f):
         text += f", not L={fmt(f)}"
     extra = []
     if seeds:
@@ -128,7 +127,7 @@ def _horizon_phrase(r: dict[str, Any]) -> str:
 def _horizon_value(r: dict[str, Any] | None) -> float | None:
     if r is None:
         return None
-    return 0.0 if _missing(r["horizon"]) else float(r["horizon"])
+    return 0.0 if missing(r["horizon"]) else float(r["horizon"])
 
 
 def factor_table(factors: Any, models: list[str], tasks: list[str],
@@ -304,7 +303,7 @@ def time_to_solve(task: str, models: list[str], reference: str, ref_row: dict | 
     length, each model's runs solved within the budget, the Kaplan-Meier median steps and the
     log-rank p against the reference; whether the budget is the bottleneck (the reference needs
     more than half of it there); how often the chosen rate sat at the grid's edge."""
-    if ref_row is None or _missing(ref_row["horizon"]):
+    if ref_row is None or missing(ref_row["horizon"]):
         return [], []
     L = int(ref_row["horizon"])
     ref = tts.get((task, reference, L))
@@ -384,7 +383,7 @@ def findings(
     # seeds solved at the horizon, from the chosen-rate entries
     chosen = {(r["task"], r["model"], r["length"]): r for r in aggregate(runs) if r["chosen"]}
     for r in recs:
-        at = None if _missing(r["horizon"]) else chosen.get((r["task"], r["model"],
+        at = None if missing(r["horizon"]) else chosen.get((r["task"], r["model"],
                                                               int(r["horizon"])))
         r["seeds_at_horizon"] = (f"{round(at['solved_frac'] * at['n_seeds'])}/{at['n_seeds']}"
                                  if at else None)

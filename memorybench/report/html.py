@@ -117,10 +117,9 @@ def check_output(results: Path, *folders: Path) -> None:
 def linked_inputs(results: Path) -> list[Path]:
     """Inputs of the report besides the runs (search records, the study record, gradient-flow
     tables) that are symbolic links: they are not read (``report.findings`` skips them)."""
-    from memorybench.report import findings as fd
 
     candidates = [results / "searches", *(results / "searches").glob("*.json"),
-                  results / fd.STUDY_RECORD, results / GRADFLOW_DIR,
+                  results / store.STUDY_RECORD, results / GRADFLOW_DIR,
                   *(results / GRADFLOW_DIR).glob("*/gradflow.csv"),
                   *(results / GRADFLOW_DIR).glob("jacobian_*/jacobian.csv")]
     found = []

@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from memorybench.errors import ConfigError, DataError, printable
-from memorybench.report.selection import choose_rate, finite
 from memorybench.run import store
+from memorybench.run.selection import choose_rate, finite
 
 STATUSES = store.STATUSES
 
@@ -153,7 +153,7 @@ def read_history(run_dir: str | Path):
 
 
 # -- aggregation -----------------------------------------------------------------------------
-_num = finite  # a finite float, or None (report.selection)
+_num = finite  # a finite float, or None (run.selection)
 
 
 def entry_key(run: dict[str, Any]) -> tuple:
@@ -227,7 +227,7 @@ def _paper_metrics_mean(rs: list[dict]) -> dict[str, float]:
 
 def _select_rates(rows: list[tuple[dict, list[dict]]]) -> list[dict[str, Any]]:
     """Mark each entry ``chosen`` when its rate is the one its model would pick on validation
-    among the entries that differ only in the rate (``report.selection``); every entry gets the
+    among the entries that differ only in the rate (``run.selection``); every entry gets the
     group's grid (``lrs``) and whether the choice is at its edge."""
     groups: dict[tuple, list[tuple[dict, list[dict]]]] = {}
     for row, rs in rows:
@@ -390,8 +390,8 @@ def horizons(runs: Iterable[dict[str, Any]], searches: Iterable[dict[str, Any]] 
 
 def bracket(horizon, smallest_failed, hit_max: bool = False) -> str:
     """``[25, 50)``: solved at 25, not at 50; ``[-, 25)``: not even at 25; ``[200, -)``."""
-    lo = "-" if _missing(horizon) else fmt(horizon)
-    hi = "-" if _missing(smallest_failed) else fmt(smallest_failed)
+    lo = "-" if missing(horizon) else fmt(horizon)
+    hi = "-" if missing(smallest_failed) else fmt(smallest_failed)
     return f"[{lo}, {hi})" + (" max" if hit_max else "")
 
 
@@ -400,12 +400,13 @@ def bracket_of(row: dict[str, Any]) -> str:
     ``[25, ?) not measured at L=50: 2 of 5 seeds failed at lr 0.01``."""
     why = row.get("not_measured")
     if isinstance(why, str) and why:
-        lo = "-" if _missing(row["horizon"]) else fmt(row["horizon"])
+        lo = "-" if missing(row["horizon"]) else fmt(row["horizon"])
         return f"[{lo}, ?) not measured at {why}"
     return bracket(row["horizon"], row["smallest_failed"], row["hit_max"] is True)
 
 
-def _missing(v) -> bool:
+def missing(v) -> bool:
+    """Whether ``v`` is no number: None, pandas' NA or NaN (a horizon not found, an empty cell)."""
     try:
         import pandas as pd
 
@@ -414,7 +415,11 @@ def _missing(v) -> bool:
         return v is None
 
 
+_missing = missing  # plots.py still reads lb._missing (its figure code is edited elsewhere)
+
+
 # -- Markdown ----------------------------------------------------------------------------------
+
 def fmt(v: Any, digits: int = 4) -> str:
     """A table cell: ``-`` for missing, compact floats."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
@@ -456,7 +461,7 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
 
 # -- identity and training settings in words ------------------------------------------------
 def _str(v) -> str:
-    return "" if _missing(v) else str(v)
+    return "" if missing(v) else str(v)
 
 
 def _layers(v) -> int | None:

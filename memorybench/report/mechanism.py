@@ -1,8 +1,9 @@
 """The Findings' mechanistic sections, read from the diagnostics a study writes under
-``gradflow/``: the memory path's Jacobian (``report/jacobian.py``: ||dc_T/dc_0||, ||dh_T/dh_0||
-per model, at init and trained, across seeds) and the gradient flow (``report/gradflow.py``:
-||dL/dx_first|| / ||dL/dx_last||). Each gives (lines, headline); ``report/findings.py`` places
-them. Files are read as regular files only (``store.read_regular``)."""
+``gradflow/``: the memory path's Jacobian (``diagnostics/jacobian.py``: ||dc_T/dc_0||,
+||dh_T/dh_0|| per model, at init and trained, across seeds) and the gradient flow
+(``diagnostics/gradflow.py``: ||dL/dx_first|| / ||dL/dx_last||). Each gives (lines, headline);
+``report/findings.py`` places them. Files are read as regular files only
+(``store.read_regular``)."""
 
 from __future__ import annotations
 

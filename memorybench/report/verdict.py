@@ -2,7 +2,7 @@
 a stated test for "lost", "gained" or "not distinguishable".
 
 Reads run summaries only (no TensorFlow). At each probed length the runs at the model's chosen
-learning rate count (``report.selection``, the rule the search and the leaderboard use); the
+learning rate count (``run.selection``, the rule the search and the leaderboard use); the
 other rates' runs were only there to choose it.
 
 **A seed's bracket.** For one seed, over the lengths probed: ``hi`` is the smallest length it

@@ -19,7 +19,7 @@ diverged at the chosen rate, that length is not measured: the search stops there
 and ``study`` exit 1, and ``--retry-failed`` runs the failed runs again.
 
 "Solved at a length" means: at that model's best learning rate for that length (chosen on the
-validation split, ``report.selection.choose_rate``), more than half of the seeds solve the test
+validation split, ``run.selection.choose_rate``), more than half of the seeds solve the test
 split. Every probed length runs *all* rates of the grid with all seeds: the best rate moves with
 the length (longer lags want smaller steps), so trying only the previous length's best rate
 first would bias the bracket against exactly the models whose rate needs to change, and a second
@@ -45,8 +45,8 @@ from typing import Any
 
 from memorybench.errors import ConfigError, DataError
 from memorybench.models.resolve import run_id
-from memorybench.report.selection import choose_rate, majority_solved, rate_of
 from memorybench.run import store
+from memorybench.run.selection import choose_rate, majority_solved, rate_of
 
 SEARCHES = "searches"
 

@@ -21,7 +21,6 @@ cover the shortened sequence).
 from __future__ import annotations
 
 import dataclasses
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -237,20 +236,3 @@ def reproduce(profiles, scale: str, out_dir: str | Path, *, models=None, sets=No
     result = sweep(rep.configs, out, executor=executor, retry_failed=retry_failed,
                    reporter=reporter)
     return rec, result
-
-
-def comparison_rows(results: str | Path) -> tuple[str | None, list[dict[str, Any]]]:
-    """(the scale in words or None, the published numbers beside ours) of a results folder."""
-    from memorybench.report import leaderboard as lb
-
-    board = lb.leaderboard(lb.load_runs(results, warn=lambda m: None))
-    return board.attrs.get("scale"), board.attrs.get("published", ([], []))[0]
-
-
-def distance(row: dict[str, Any]) -> str:
-    """How far ours is from the published number: the ratio, and the difference in the
-    paper's unit (``+12.3``)."""
-    ours, pub = row.get("ours"), row.get("published")
-    if ours is None or pub is None or not math.isfinite(ours):
-        return "-"
-    return f"{ours - pub:+.4g}"

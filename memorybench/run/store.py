@@ -82,6 +82,7 @@ HISTORY = "history.csv"
 SUMMARY = "summary.json"
 WEIGHTS = "model.weights.h5"
 TENSORBOARD = "tensorboard"
+STUDY_RECORD = "study.json"  # a study's record, beside runs/ (run/study.py writes it)
 HISTORY_FIELDS = ("step", "seconds", "train_loss", "val_loss", "val_metric", "val_score")
 STATUSES = ("completed", "diverged", "failed")
 

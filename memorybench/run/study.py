@@ -3,7 +3,7 @@
 ``run_study("why-lstm", "cpu", out)`` runs the study defined in ``memorybench.settings.STUDIES``
 at one scale: the horizon search (``run/horizon.py``) of every task x model with the study's
 settings (plus the caller's ``--set`` items), every run saving its weights; then the gradient
-flow (``report/gradflow.py``) of every model on the study's gradflow task and length, at
+flow (``diagnostics/gradflow.py``) of every model on the study's gradflow task and length, at
 initialisation and trained (the run at that length at the model's chosen rate, seed 0), into
 ``out/gradflow/<task>_L<length>/``; and ``out/study.json``, the record that ``report`` turns into
 Findings. Resumable like every sweep: run it again and finished runs are skipped.
@@ -74,11 +74,13 @@ def run_study(
     add: list[str] | tuple[str, ...] = (),
     source: str | Path | None = None,
     retrain_baselines: bool = False,
+    figures: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the study; returns its record (also written to ``out_dir/study.json``). ``add``,
-    ``source``, ``retrain_baselines``: models added beside the study's (module docstring)."""
+    ``source``, ``retrain_baselines``: models added beside the study's (module docstring).
+    ``figures``: ``{"gradflow": draw, "jacobian": draw}``, the report's figures of the
+    diagnostics (``memorybench.api.study`` passes them); without, only their CSVs are written."""
     from memorybench import __version__
-    from memorybench.report.findings import STUDY_RECORD
     from memorybench.run.executors import get_executor, usable_cpus
     from memorybench.run.horizon import check_search, horizon_search
     from memorybench.settings import STUDIES, merge_layers, parse_set_items, study
@@ -111,7 +113,7 @@ def run_study(
     if src is not None and src.resolve() != out.resolve():
         from memorybench.run.merge import copy_missing
 
-        copied = copy_missing(src, out, leave_out=(store.WEIGHTS, STUDY_RECORD))
+        copied = copy_missing(src, out, leave_out=(store.WEIGHTS, store.STUDY_RECORD))
         if echo:
             echo(f"copied from {src}: {copied.runs} runs, {copied.records} records "
                  f"({copied.duplicates} already here)")
@@ -123,9 +125,10 @@ def run_study(
     )
     search_seconds = time.perf_counter() - t0
     g = st["gradflow"]
-    grad_files = _gradflow(out, searches, g, echo)
+    figures = figures or {}
+    grad_files = _gradflow(out, searches, g, echo, figures.get("gradflow"))
     jac = st.get("jacobian")
-    jac_files = _jacobian(out, searches, jac, echo) if jac else None
+    jac_files = _jacobian(out, searches, jac, echo, figures.get("jacobian")) if jac else None
     models = [*st["models"], *added]
     record = {
         "name": name, "scale": scale, "description": STUDIES[name]["description"],
@@ -156,62 +159,8 @@ def run_study(
         "jacobian": jac,
         "jacobian_csv": _rel(jac_files, out, "jacobian.csv"),
     }
-    store.write_json(out / STUDY_RECORD, record)
+    store.write_json(out / store.STUDY_RECORD, record)
     return record
-
-
-def study(
-    name: str = "why-lstm",
-    scale: str = "cpu",
-    out: str | Path | None = None,
-    *,
-    add: list[str] | tuple[str, ...] | str = (),
-    plugins: list[str | Path] | tuple[str | Path, ...] = (),
-    source: str | Path | None = None,
-    retrain_baselines: bool = False,
-    sets: list[str] | dict | None = None,
-    workers: int | None = None,
-    executor: Any = None,
-    retry_failed: bool = False,
-    echo=print,
-    warn=None,
-    reporter_factory=None,
-    command: str | None = None,
-) -> dict[str, Any]:
-    """``memorybench study`` from Python (``mb.study``): run the study ``name`` at ``scale`` into
-    ``out`` (default ``results/<name>-<scale>``), then write its report; returns the study record
-    with ``report``, the path of the report's ``index.html``. ``add`` (names, or one
-    comma-separated string) and ``plugins`` (files that register them) are ``--with`` and
-    ``--plugin``: only the added models train, beside the study's results from ``source`` (else
-    ``out`` when it holds the study, else the shipped results). ``executor`` (default: the
-    local pool with ``workers``, the scale's number when None), ``reporter_factory`` and
-    ``command`` are ``run_study``'s::
-
-        import memorybench as mb
-        rec = mb.study("why-lstm", "cpu", "results/mine", add="my_cell",
-                       plugins=["my_cell.py"])
-    """
-    from memorybench.registry import load_plugin
-    from memorybench.report.html import make_report
-    from memorybench.run.executors import get_executor
-    from memorybench.settings import name_list
-    from memorybench.settings import study as study_settings
-
-    st = study_settings(name, scale)
-    for f in plugins:
-        load_plugin(f)
-    names = name_list("add", add) if add else []
-    if (source is not None or retrain_baselines) and not names:
-        raise ConfigError("source and retrain_baselines go with add (the models to add)")
-    folder = Path(out) if out is not None else Path(store.DEFAULT_RESULTS) / f"{name}-{scale}"
-    if executor is None:  # workers 0 is refused, never the scale's default
-        executor = get_executor("local", workers=workers if workers is not None
-                                else st.get("workers") or 1)
-    record = run_study(name, scale, folder, sets=sets, executor=executor, echo=echo,
-                       reporter_factory=reporter_factory, retry_failed=retry_failed,
-                       command=command, add=names, source=source,
-                       retrain_baselines=retrain_baselines)
-    return {**record, "report": make_report(folder, warn=warn or echo)}
 
 
 def _rel(files: dict | None, out: Path, name: str) -> str | None:
@@ -219,7 +168,7 @@ def _rel(files: dict | None, out: Path, name: str) -> str | None:
     return str(files["csv"].relative_to(out)) if files else None
 
 
-def _gradflow(out: Path, searches, g: dict[str, Any], echo) -> dict | None:
+def _gradflow(out: Path, searches, g: dict[str, Any], echo, draw=None) -> dict | None:
     """The gradient flow of the seed-0 runs of the models searched now, on the study's task and
     length, with the rows of the other models kept from the folder's CSV."""
     folder = out / "gradflow" / f"{g['task']}_L{g['length']}"
@@ -228,13 +177,13 @@ def _gradflow(out: Path, searches, g: dict[str, Any], echo) -> dict | None:
         return {"csv": folder / "gradflow.csv"} if (folder / "gradflow.csv").is_file() else None
     if echo:
         echo(f"gradient flow: {len(runs)} trained models on {g['task']} L={g['length']}")
-    from memorybench.report.gradflow import run_gradflow
+    from memorybench.diagnostics.gradflow import write_gradflow
 
-    return run_gradflow(g["task"], [], g["length"], folder, runs=runs, batch=g.get("batch", 32),
-                        root=out, keep=kept_rows(folder / "gradflow.csv", searches))
+    return write_gradflow(g["task"], [], g["length"], folder, runs=runs, batch=g.get("batch", 32),
+                          root=out, keep=kept_rows(folder / "gradflow.csv", searches), draw=draw)
 
 
-def _jacobian(out: Path, searches, jac: dict[str, Any], echo) -> dict | None:
+def _jacobian(out: Path, searches, jac: dict[str, Any], echo, draw=None) -> dict | None:
     """The memory-path Jacobian of every seed's run of the models searched now, with the rows
     of the other models kept from the folder's CSV."""
     folder = out / "gradflow" / jacobian_folder(jac)
@@ -246,10 +195,10 @@ def _jacobian(out: Path, searches, jac: dict[str, Any], echo) -> dict | None:
     if echo:
         echo(f"memory-path Jacobian: {len(runs)} trained runs of {jac['task']} "
              f"L={jac['train_length']}, measured over T={jac['length']}")
-    from memorybench.report.jacobian import run_jacobians
+    from memorybench.diagnostics.jacobian import write_jacobians
 
-    files = run_jacobians(jac["task"], jac["length"], runs, folder, root=out,
-                          batch=jac.get("batch", 32), keep=kept_rows(old, searches))
+    files = write_jacobians(jac["task"], jac["length"], runs, folder, root=out,
+                            batch=jac.get("batch", 32), keep=kept_rows(old, searches), draw=draw)
     if old is not None and old != files["csv"]:
         old.unlink()  # the kept rows are in the new CSV
     return files
@@ -290,7 +239,7 @@ def check_added(st: dict[str, Any], add) -> list[str]:
 def shipped(name: str, scale: str) -> Path | None:
     """The folder of results the package ships for ``name`` at ``scale``, or None."""
     folder = SHIPPED / f"{name}-{scale}"
-    return folder if (folder / "study.json").is_file() else None
+    return folder if (folder / store.STUDY_RECORD).is_file() else None
 
 
 def source_folder(name: str, scale: str, out: Path, source: str | Path | None) -> Path:
@@ -298,11 +247,11 @@ def source_folder(name: str, scale: str, out: Path, source: str | Path | None) -
     else the shipped results. ConfigError when there are none."""
     if source is not None:
         src = Path(source)
-        if not (src / "study.json").is_file():
+        if not (src / store.STUDY_RECORD).is_file():
             raise ConfigError(f"--from {src}: no study.json there; give the results folder of "
                               f"a `memorybench study {name} --scale {scale}`")
         return src
-    if (out / "study.json").is_file():
+    if (out / store.STUDY_RECORD).is_file():
         return out
     found = shipped(name, scale)
     if found is None:
@@ -329,7 +278,7 @@ def check_same_study(st: dict[str, Any], settings: dict[str, Any], src: Path) ->
     from memorybench.settings import expand
 
     way_out = "; --retrain-baselines trains the study's models again with these settings"
-    rec = store.read_json(src / "study.json", "the study record")
+    rec = store.read_json(src / store.STUDY_RECORD, "the study record")
     if not isinstance(rec, dict):
         rec = {}
     if rec.get("name") != st["name"] or rec.get("scale") != st["scale"]:
