@@ -20,7 +20,7 @@ from memorybench.models.cells.cornn import CoRNNCell  # noqa: E402
 from memorybench.models.cells.indrnn import IndRNNCell  # noqa: E402
 from memorybench.models.cells.irnn import IRNNCell  # noqa: E402
 from memorybench.models.cells.lmu import LMUCell, legendre_ab, legendre_decoder, zoh  # noqa: E402
-from memorybench.models.cells.minrnn import MinGRULayer, MinLSTMLayer  # noqa: E402
+from memorybench.models.layers.minrnn import MinGRULayer, MinLSTMLayer  # noqa: E402
 from memorybench.models.tcn import TCN, CausalConv1D, dilations_for, receptive_field  # noqa: E402
 
 

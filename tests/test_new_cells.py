@@ -29,10 +29,10 @@ from memorybench.models.blocks import (  # noqa: E402
 from memorybench.models.build import build_model  # noqa: E402
 from memorybench.models.cells.antisymmetric import AntisymmetricCell  # noqa: E402
 from memorybench.models.cells.lem import LEMCell  # noqa: E402
-from memorybench.models.cells.lru import LRUBlock  # noqa: E402
-from memorybench.models.cells.mamba import MambaBlock  # noqa: E402
-from memorybench.models.cells.s4d import S4DBlock  # noqa: E402
-from memorybench.models.cells.xlstm import MLSTMBlock, SLSTMBlock, group_sizes  # noqa: E402
+from memorybench.models.layers.lru import LRUBlock  # noqa: E402
+from memorybench.models.layers.mamba import MambaBlock  # noqa: E402
+from memorybench.models.layers.s4d import S4DBlock  # noqa: E402
+from memorybench.models.layers.xlstm import MLSTMBlock, SLSTMBlock, group_sizes  # noqa: E402
 
 B, T, D, H = 3, 13, 5, 6  # batch, steps (odd: the scan's uneven split), input, width
 RTOL, ATOL = 2e-4, 2e-5

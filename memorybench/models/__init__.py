@@ -7,7 +7,10 @@ from typing import Any
 from memorybench.errors import ConfigError
 from memorybench.registry import Entry, Registry, unknown
 
-__all__ = ["CELLS", "MODELS", "model_names", "model_entry", "register_cell", "register_model"]
+__all__ = [
+    "CELLS", "MODELS", "documented_by", "model_names", "model_entry", "register_cell",
+    "register_model",
+]
 
 
 def _builtin_cells() -> dict[str, str]:
@@ -60,6 +63,19 @@ def register_model(name: str, **defaults: Any):
         if not callable(fn):
             raise ConfigError(f"register_model({name!r}) expects a callable, got {fn!r}")
         MODELS.register(name, fn, defaults=dict(defaults))
+        return fn
+
+    return deco
+
+
+def documented_by(cls):
+    """Decorator: append ``cls``'s docstring (equations, citation) to a model factory's, so that
+    ``memorybench model show NAME`` shows the layer the factory builds."""
+    import inspect
+
+    def deco(fn):
+        if fn.__doc__ and cls.__doc__:  # None under python -OO
+            fn.__doc__ = f"{inspect.cleandoc(fn.__doc__)}\n\n{inspect.cleandoc(cls.__doc__)}"
         return fn
 
     return deco

@@ -57,7 +57,7 @@ def static_scan(compose, elems):
 
     The odd / even recursion of ``keras.ops.associative_scan`` with every branch taken in
     Python for a length known when the graph is built (the Keras op's ``tf.cond`` does not
-    compile under XLA: see ``memorybench.models.cells.minrnn.linear_scan``).
+    compile under XLA: see ``memorybench.models.layers.minrnn.linear_scan``).
     """
     n = elems[0].shape[1]
     if n is None:

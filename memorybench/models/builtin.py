@@ -6,6 +6,7 @@ The catalog is plain data so that listing names imports neither Keras nor the ce
 from __future__ import annotations
 
 _CELLS = "memorybench.models.cells"
+_LAYERS = "memorybench.models.layers"  # sequence models that are not cells
 
 BUILTIN_CELLS: dict[str, str] = {
     "ungated": f"{_CELLS}.ungated:UngatedCell",
@@ -36,15 +37,15 @@ BUILTIN_MODELS: dict[str, str] = {
     "lstm": "memorybench.models.builtin:lstm",
     "gru": "memorybench.models.builtin:gru",
     # parallel-scan models (trained with an associative scan over time)
-    "mingru": f"{_CELLS}.minrnn:mingru",
-    "minlstm": f"{_CELLS}.minrnn:minlstm",
+    "mingru": f"{_LAYERS}.minrnn:mingru",
+    "minlstm": f"{_LAYERS}.minrnn:minlstm",
     "tcn": "memorybench.models.tcn:tcn",
     # residual blocks around linear recurrences (``layers`` counts blocks)
-    "lru": f"{_CELLS}.lru:lru",
-    "s4d": f"{_CELLS}.s4d:s4d",
-    "mamba": f"{_CELLS}.mamba:mamba",
-    "slstm": f"{_CELLS}.xlstm:slstm",
-    "mlstm": f"{_CELLS}.xlstm:mlstm",
+    "lru": f"{_LAYERS}.lru:lru",
+    "s4d": f"{_LAYERS}.s4d:s4d",
+    "mamba": f"{_LAYERS}.mamba:mamba",
+    "slstm": f"{_LAYERS}.xlstm:slstm",
+    "mlstm": f"{_LAYERS}.xlstm:mlstm",
 }
 
 

@@ -102,7 +102,7 @@ class Task:
         rng = np.random.default_rng(split_seed(split, seed))
         if n is None:
             raise ConfigError(f"{self.name}: n is required (a synthetic task has no fixed size)")
-        return self.sample(rng, _check_n(n))
+        return self.sample(rng, check_n(n))
 
     def params(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -180,7 +180,8 @@ def split_seed(split: str, seed: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed), SPLITS.index(split)])
 
 
-def _check_n(n: Any) -> int:
+def check_n(n: Any) -> int:
+    """``n`` (how many sequences to sample) as an int >= 1; ConfigError otherwise."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ConfigError(f"n must be a positive integer, got {n!r}")
     return int(n)

@@ -43,7 +43,7 @@ import numpy as np
 
 from memorybench.errors import ConfigError
 from memorybench.tasks import register_task
-from memorybench.tasks.base import Task, TaskSpec, _check_n, split_seed
+from memorybench.tasks.base import Task, TaskSpec, check_n, split_seed
 from memorybench.tasks.mnist_sources import PIXELS, SIDE, find_source, splits
 
 PIXELS_PER_STEP = (1, 28)
@@ -144,7 +144,7 @@ class SequentialMnist(Task):
         return self._encode(images[idx]), labels[idx]
 
     def _draw(self, rng: np.random.Generator, size: int, n, split: str) -> np.ndarray:
-        n = _check_n(n)
+        n = check_n(n)
         if n > size:
             raise ConfigError(
                 f"{self.name}: n={n} is larger than the {split} split ({size} digits of "

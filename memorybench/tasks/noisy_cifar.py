@@ -43,7 +43,7 @@ import numpy as np
 
 from memorybench.errors import ConfigError
 from memorybench.tasks import register_task
-from memorybench.tasks.base import Task, TaskSpec, _check_n, split_seed
+from memorybench.tasks.base import Task, TaskSpec, check_n, split_seed
 from memorybench.tasks.cifar_sources import CHANNELS, SIDE, find_source, splits
 
 ROW = SIDE * CHANNELS  # 96 values a step
@@ -88,7 +88,7 @@ class NoisyCifar(Task):
         rng = np.random.default_rng(split_seed(split, seed))
         images, labels = splits(find_source(self.source))[split]
         if n is not None:
-            n = _check_n(n)
+            n = check_n(n)
             if n > len(labels):
                 raise ConfigError(f"{self.name}: n={n} is larger than the {split} split "
                                   f"({len(labels)} images); allowed: 1..{len(labels)}, or None")
@@ -98,7 +98,7 @@ class NoisyCifar(Task):
 
     def sample(self, rng: np.random.Generator, n: int):
         images, labels = splits(find_source(self.source))["train"]
-        idx = rng.choice(len(labels), size=_check_n(n), replace=False)
+        idx = rng.choice(len(labels), size=check_n(n), replace=False)
         return self.encode(images[idx], rng), np.array(labels[idx], np.int32)
 
     def encode(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:

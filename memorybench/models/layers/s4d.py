@@ -8,9 +8,8 @@ import keras
 from keras import ops
 
 from memorybench.errors import ConfigError
-from memorybench.models import register_model
+from memorybench.models import documented_by, register_model
 from memorybench.models.blocks import GLU, ResidualBlock, linear_loop, scan_complex
-from memorybench.models.cells.minrnn import _documented_by
 
 INITS = ("lin", "real")
 
@@ -165,7 +164,7 @@ class S4DBlock(ResidualBlock):
 
 
 @register_model("s4d")
-@_documented_by(S4DBlock)
+@documented_by(S4DBlock)
 def s4d(spec, units: int, return_sequences: bool, **params) -> S4DBlock:
     """One S4D block (Gu et al. 2022); ``layers`` stacks blocks."""
     return S4DBlock(units, return_sequences=return_sequences, **params)

@@ -8,9 +8,8 @@ import keras
 from keras import ops
 
 from memorybench.errors import ConfigError
-from memorybench.models import register_model
+from memorybench.models import documented_by, register_model
 from memorybench.models.blocks import GLU, ResidualBlock, linear_loop, scan_complex
-from memorybench.models.cells.minrnn import _documented_by
 
 
 def ring_init(u1, u2, r_min: float, r_max: float, max_phase: float):
@@ -132,7 +131,7 @@ class LRUBlock(ResidualBlock):
 
 
 @register_model("lru")
-@_documented_by(LRUBlock)
+@documented_by(LRUBlock)
 def lru(spec, units: int, return_sequences: bool, **params) -> LRUBlock:
     """One LRU block (Orvieto et al. 2023); ``layers`` stacks blocks."""
     return LRUBlock(units, return_sequences=return_sequences, **params)

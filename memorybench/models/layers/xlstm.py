@@ -9,9 +9,8 @@ import keras
 from keras import ops
 
 from memorybench.errors import ConfigError
-from memorybench.models import register_model
+from memorybench.models import documented_by, register_model
 from memorybench.models.blocks import ResidualBlock
-from memorybench.models.cells.minrnn import _documented_by
 
 # A head needs a few units: the group norm of a 1-unit head is 0 and of a 2-unit head +-1
 # whatever the input (and its gradient overflows float16). The paper's heads have 32 or more.
@@ -393,14 +392,14 @@ class MLSTMBlock(ResidualBlock):
 
 
 @register_model("slstm")
-@_documented_by(SLSTMBlock)
+@documented_by(SLSTMBlock)
 def slstm(spec, units: int, return_sequences: bool, **params) -> SLSTMBlock:
     """One sLSTM block (Beck et al. 2024); ``layers`` stacks blocks."""
     return SLSTMBlock(units, return_sequences=return_sequences, **params)
 
 
 @register_model("mlstm")
-@_documented_by(MLSTMBlock)
+@documented_by(MLSTMBlock)
 def mlstm(spec, units: int, return_sequences: bool, **params) -> MLSTMBlock:
     """One mLSTM block (Beck et al. 2024); ``layers`` stacks blocks."""
     return MLSTMBlock(units, return_sequences=return_sequences, **params)

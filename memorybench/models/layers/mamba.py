@@ -8,9 +8,8 @@ import keras
 from keras import ops
 
 from memorybench.errors import ConfigError
-from memorybench.models import register_model
+from memorybench.models import documented_by, register_model
 from memorybench.models.blocks import ResidualBlock, linear_loop, scan_real
-from memorybench.models.cells.minrnn import _documented_by
 
 
 def _torch_linear(fan_in: int):
@@ -147,7 +146,7 @@ class MambaBlock(ResidualBlock):
 
 
 @register_model("mamba")
-@_documented_by(MambaBlock)
+@documented_by(MambaBlock)
 def mamba(spec, units: int, return_sequences: bool, **params) -> MambaBlock:
     """One Mamba block (Gu & Dao 2023); ``layers`` stacks blocks."""
     return MambaBlock(units, return_sequences=return_sequences, **params)

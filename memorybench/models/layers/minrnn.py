@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
-
 import keras
 from keras import ops
 
 from memorybench.errors import ConfigError, check_positive
-from memorybench.models import register_model
+from memorybench.models import documented_by, register_model
 
 SCANS = ("parallel", "sequential")
 
@@ -212,26 +210,15 @@ class MinLSTMLayer(_MinRNN):
         return f_norm, (1.0 - f_norm) * k_h
 
 
-def _documented_by(cls):
-    """Append ``cls``'s docstring (equations, citation) to the factory's: ``model show``."""
-
-    def deco(fn):
-        if fn.__doc__ and cls.__doc__:  # None under python -OO
-            fn.__doc__ = f"{inspect.cleandoc(fn.__doc__)}\n\n{inspect.cleandoc(cls.__doc__)}"
-        return fn
-
-    return deco
-
-
 @register_model("mingru")
-@_documented_by(MinGRULayer)
+@documented_by(MinGRULayer)
 def mingru(spec, units: int, return_sequences: bool, **params) -> MinGRULayer:
     """minGRU layer (Feng et al. 2024); ``scan`` sequential (default) or parallel."""
     return MinGRULayer(units, return_sequences=return_sequences, **params)
 
 
 @register_model("minlstm")
-@_documented_by(MinLSTMLayer)
+@documented_by(MinLSTMLayer)
 def minlstm(spec, units: int, return_sequences: bool, **params) -> MinLSTMLayer:
     """minLSTM layer (Feng et al. 2024); ``scan`` sequential (default) or parallel."""
     return MinLSTMLayer(units, return_sequences=return_sequences, **params)
