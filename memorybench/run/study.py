@@ -6,7 +6,10 @@ settings (plus the caller's ``--set`` items), every run saving its weights; then
 flow (``diagnostics/gradflow.py``) of every model on the study's gradflow task and length, at
 initialisation and trained (the run at that length at the model's chosen rate, seed 0), into
 ``out/gradflow/<task>_L<length>/``; and ``out/study.json``, the record that ``report`` turns into
-Findings. Resumable like every sweep: run it again and finished runs are skipped.
+Findings. Resumable like every sweep: run it again and finished runs are skipped. The
+diagnostics' figures are the report's: drawn when the caller passes its plotting functions
+(``figures``), as ``mb.study`` (``memorybench/api.py``, which also writes the report) does; this
+module never imports ``report/``.
 
 ``add=["my_cell"]`` puts models that are not in the study beside it (``study --with``): the
 study's results (``source``: a folder; else ``out`` itself when it holds the study; else the
