@@ -415,7 +415,6 @@ def missing(v) -> bool:
         return v is None
 
 
-_missing = missing  # plots.py still reads lb._missing (its figure code is edited elsewhere)
 
 
 # -- Markdown ----------------------------------------------------------------------------------

@@ -491,7 +491,7 @@ def horizon_chart(runs: list[dict[str, Any]], searches: Iterable[dict[str, Any]]
             h_, f_ = r["horizon"], r["smallest_failed"]
             at_max = r["hit_max"] is True
             if gap is not None:  # the bracket ends where a length was not measured
-                if not lb._missing(h_):
+                if not lb.missing(h_):
                     h = float(h_)
                     ax.plot([h, gap], [y, y], color=st.colour, lw=1.2, ls=":")
                     ax.scatter([h], [y], marker=st.marker, s=50, color=st.colour, zorder=4,
@@ -499,7 +499,7 @@ def horizon_chart(runs: list[dict[str, Any]], searches: Iterable[dict[str, Any]]
                 ax.text(gap, y, "?", va="center", ha="center", fontsize=9, color=st.colour,
                         fontweight="bold", zorder=5)
                 note, x_note = "not measured (a run failed)", gap
-            elif lb._missing(h_):  # not even the smallest length: [-, f)
+            elif lb.missing(h_):  # not even the smallest length: [-, f)
                 f = float(f_)
                 ax.plot([lo, f], [y, y], color=st.colour, lw=5, alpha=0.25, solid_capstyle="butt")
                 ax.scatter([f], [y], marker=st.marker, s=46, facecolor="white",
@@ -507,11 +507,11 @@ def horizon_chart(runs: list[dict[str, Any]], searches: Iterable[dict[str, Any]]
                 note, x_note = seeds.get((block, r["series"], int(f)), ""), f
             else:
                 h = float(h_)
-                f = hi if (lb._missing(f_) or at_max) else float(f_)
+                f = hi if (lb.missing(f_) or at_max) else float(f_)
                 ax.plot([h, f], [y, y], color=st.colour, lw=5, alpha=0.3, solid_capstyle="butt")
                 ax.scatter([h], [y], marker=st.marker, s=50, color=st.colour, zorder=4,
                            edgecolor="black", lw=0.4)
-                if at_max or lb._missing(f_):
+                if at_max or lb.missing(f_):
                     ax.annotate("", (hi, y), (h, y), arrowprops=dict(
                         arrowstyle="->", color=st.colour, lw=1.2))
                 else:
