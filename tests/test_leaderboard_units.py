@@ -260,7 +260,7 @@ def test_horizon_is_the_largest_length_a_majority_solves_and_brackets_it():
 
 def test_no_solved_length_brackets_below_the_smallest():
     (h,) = lb.horizons([*_at(20, 0), *_at(10, 1, params=None)]).to_dict("records")
-    assert lb._missing(h["horizon"]) and h["smallest_failed"] == 10 and h["solved_lengths"] == ""
+    assert lb.missing(h["horizon"]) and h["smallest_failed"] == 10 and h["solved_lengths"] == ""
     assert h["params"] == 1000 and h["lengths"] == "10,20"
     assert lb.bracket(h["horizon"], h["smallest_failed"]) == "[-, 10)"
 
@@ -269,7 +269,7 @@ def test_a_search_stopped_at_its_maximum_marks_a_lower_bound_only_when_still_sol
     solving = [*_at(10, 2), *_at(20, 2)]
     searches = [{"task": "adding", "model": "lstm", "hit_max": True}]
     (h,) = lb.horizons(solving, searches).to_dict("records")
-    assert h["hit_max"] is True and lb._missing(h["smallest_failed"])
+    assert h["hit_max"] is True and lb.missing(h["smallest_failed"])
     assert lb.bracket(h["horizon"], h["smallest_failed"], h["hit_max"]) == "[20, -) max"
     (h,) = lb.horizons([*solving, *_at(40, 0)], searches).to_dict("records")
     assert h["hit_max"] is False
@@ -337,7 +337,7 @@ def test_bracket_and_missing_values():
     assert lb.bracket(None, None) == "[-, -)"
     assert lb.bracket(float("nan"), 50.0) == "[-, 50)"
     assert lb.bracket(pd.NA, 25, hit_max=False) == "[-, 25)"
-    assert [lb._missing(v) for v in (None, pd.NA, math.nan, 0, 0.0, "")] == [
+    assert [lb.missing(v) for v in (None, pd.NA, math.nan, 0, 0.0, "")] == [
         True, True, True, False, False, False]
 
 

@@ -443,7 +443,7 @@ def test_the_report_says_not_measured_where_a_search_stopped_at_a_failure():
     runs = [summary(length=10, seed=s, solved=True, val=0.001) for s in (0, 1, 2)]
     runs += [summary(length=20, seed=s, status="failed") for s in (0, 1, 2)]
     row = lb.horizons(runs).to_dict("records")[0]
-    assert row["horizon"] == 10 and lb._missing(row["smallest_failed"])
+    assert row["horizon"] == 10 and lb.missing(row["smallest_failed"])
     assert row["not_measured"] == "L=20: 3 of 3 seeds failed at lr 0.01" and not row["hit_max"]
     assert lb.bracket_of(row) == "[10, ?) not measured at L=20: 3 of 3 seeds failed at lr 0.01"
     md, headline = fd.findings(runs, [], {"name": "s", "scale": "t", "tasks": ["adding"],
