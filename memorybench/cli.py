@@ -12,8 +12,13 @@ from pathlib import Path
 
 import click
 
+from memorybench.config import DEFAULT_UNITS, PRECISIONS
+from memorybench.diagnostics.gradflow import LOSS_STEPS
 from memorybench.errors import ConfigError, MemorybenchError, printable
+from memorybench.run.executors import EXECUTORS
+from memorybench.run.reproduce import SCALES as REPRODUCE_SCALES
 from memorybench.run.store import DEFAULT_RESULTS
+from memorybench.settings import DEFAULT_PROFILE, PROFILES, STUDIES
 
 
 @click.group(
@@ -37,6 +42,29 @@ def task_app() -> None:
 @app.group("model")
 def model_app() -> None:
     """Inspect cells and models."""
+
+
+class AliasOption(click.Option):
+    """An option with old spellings (``hidden_aliases``) that still parse, for a release, but
+    are left out of ``--help`` and of error messages: one name per option in the grammar."""
+
+    def __init__(self, *args, hidden_aliases: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.hidden_aliases = tuple(hidden_aliases)
+        self.opts.extend(a for a in self.hidden_aliases if a not in self.opts)  # they parse
+
+    def _shown(self) -> list[str]:
+        return [o for o in self.opts if o not in self.hidden_aliases]
+
+    def get_help_record(self, ctx):
+        opts, self.opts = self.opts, self._shown()
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = opts
+
+    def get_error_hint(self, ctx) -> str:
+        return " / ".join(f"'{o}'" for o in self._shown())
 
 
 plugin_opt = click.option(
@@ -129,7 +157,8 @@ def _check_sample_size(name: str, task) -> None:
 @model_app.command("show")
 @click.argument("name")
 @click.option("--task", default="adding", show_default=True, help="Task for head and input size.")
-@click.option("--units", type=int, default=128, show_default=True, help="Hidden units.")
+@click.option("--units", type=int, default=DEFAULT_UNITS, show_default=True,
+              help="Hidden units.")
 @click.option("--length", type=int, default=100, show_default=True, help="Task length.")
 @plugin_opt
 def model_show(name: str, task: str, units: int, length: int, plugin) -> None:
@@ -144,9 +173,9 @@ def model_show(name: str, task: str, units: int, length: int, plugin) -> None:
 
 # -- reports: report, show, gradflow ---------------------------------------------------------
 results_opt = click.option(  # --out as every command that writes a results folder names it
-    "--out", "--results", "results", type=click.Path(path_type=Path),
-    default=Path(DEFAULT_RESULTS), show_default=True,
-    help="Results folder (holds runs/); --results is the same option.",
+    "--out", "results", cls=AliasOption, hidden_aliases=("--results",),
+    type=click.Path(path_type=Path), default=Path(DEFAULT_RESULTS), show_default=True,
+    help="Results folder (holds runs/).",
 )
 
 
@@ -179,7 +208,7 @@ def show_cmd(results: Path, task_filter: str | None) -> None:
     from memorybench.report import leaderboard as lb
 
     if not (results / "runs").is_dir():
-        raise ConfigError(f"--results {str(results)!r} has no runs/ folder")
+        raise ConfigError(f"--out {str(results)!r} has no runs/ folder")
     runs = lb.load_runs(results, warn=_warn)
     if task_filter is not None:
         known = sorted({r["task"] for r in runs})
@@ -213,10 +242,11 @@ def show_cmd(results: Path, task_filter: str | None) -> None:
 @click.option("--length", type=int, required=True, help="Task length L.")
 @click.option("--run", "runs", multiple=True, type=click.Path(path_type=Path),
               help="Run folder with model.weights.h5 (repeatable): its trained model.")
-@click.option("--units", type=int, default=64, show_default=True, help="Units of fresh models.")
+@click.option("--units", type=int, default=DEFAULT_UNITS, show_default=True,
+              help="Units of fresh models.")
 @click.option("--batch", type=int, default=32, show_default=True, help="Sequences averaged.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights and data.")
-@click.option("--loss-steps", type=click.Choice(["metric", "all"]), default="metric",
+@click.option("--loss-steps", type=click.Choice(list(LOSS_STEPS)), default="metric",
               show_default=True,
               help="Loss over the steps the metric counts (copy memory: the recall) or all.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
@@ -247,6 +277,49 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
 
 
 # -- run: sweeps -----------------------------------------------------------------------------
+def executor_options(workers_default: str):
+    """The options that place a training command's runs, the same on every command that trains
+    (run, horizon, study, reproduce): ``--executor``, ``--workers``, ``--address``,
+    ``--gpus-per-run`` and ``--retry-failed``; ``workers_default`` says what the command does
+    without ``--workers``. The command hands them to ``_executor`` and ``retry_failed`` on."""
+    options = [
+        click.option("--executor", default="local", show_default=True,
+                     help=f"{' or '.join(EXECUTORS)}: local runs one run after another, or "
+                          "--workers N at once; ray makes each run a Ray task (pip install "
+                          "'memorybench[ray]')."),
+        click.option("--workers", type=int, default=None,
+                     help="Local executor: runs at once, each in its own process (default: "
+                          f"{workers_default})."),
+        click.option("--address", default=None,
+                     help="Ray cluster to join (auto, ray://HOST:10001, HOST:6379); default: "
+                          "start a local one. Needs --executor ray."),
+        click.option("--gpus-per-run", type=float, default=None,
+                     help="GPUs each run asks Ray for where the cluster has GPUs (default 1; "
+                          "0.5: two runs share a card). Needs --executor ray."),
+        click.option("--retry-failed", is_flag=True,
+                     help="Run failed and diverged runs again (without it they are kept as "
+                          "they are)."),
+    ]
+
+    def decorate(f):
+        for option in reversed(options):  # --help lists them in this order
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def _executor(executor: str, workers, address, gpus_per_run, default_workers=None):
+    """The executor ``executor_options`` name (checked before anything is written);
+    ``default_workers``: the local executor's worker count when --workers is not given (a
+    scale's; ``--workers 0`` is still refused, never replaced)."""
+    from memorybench.run.executors import get_executor
+
+    if executor == "local" and workers is None:
+        workers = default_workers
+    return get_executor(executor, address=address, gpus_per_run=gpus_per_run, workers=workers)
+
+
 @app.command("run")
 @click.option("--tasks", default=None, help="Comma-separated task names.")
 @click.option("--models", default=None, help="Comma-separated cell / model names, or 'all'.")
@@ -256,9 +329,9 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
               help="Comma-separated learning rates: each is run, and reports pick each model's "
                    "rate on the validation split (key train.lrs).")
 @click.option("--profile", default=None,
-              help="smoke | quick | bai2018 | arjovsky2016: tasks, models, lengths and "
-                   "training settings (default: quick's settings under the options given; "
-                   "the paper profiles are for a GPU, see `memorybench reproduce`).")
+              help=f"{' | '.join(PROFILES)}: tasks, models, lengths and training settings "
+                   f"(default: {DEFAULT_PROFILE}'s settings under the options given; the paper "
+                   "profiles are for a GPU, see `memorybench reproduce`).")
 @plugin_opt
 @click.option("--match-params", type=int, default=None,
               help="Give every model this parameter budget (units chosen to fit, within 5%).")
@@ -269,26 +342,14 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
                    "adding.variant=anywhere (repeatable; see README).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
               help="TOML file with the same keys as --set.")
-@click.option("--retry-failed", is_flag=True, help="Run failed and diverged runs again.")
-@click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
+@click.option("--precision", type=click.Choice(list(PRECISIONS)),
               default=None, help="Keras dtype policy of the runs (default float32).")
 @click.option("--jit/--no-jit", default=None,
               help="XLA on the training step (default: auto: on, except for a model that "
               "declares it unsupported and for cuDNN's LSTM / GRU on a GPU).")
 @click.option("--tensorboard", is_flag=True, help="TensorBoard logs in each run folder.")
 @click.option("--save-weights", is_flag=True, help="Save model.weights.h5 in each run folder.")
-@click.option("--executor", default="local", show_default=True,
-              help="local (one run after another, or --workers N at once) or ray (each run a "
-                   "Ray task; pip install 'memorybench[ray]').")
-@click.option("--workers", type=int, default=None,
-              help="Local executor: runs at once, each in its own process (default: one per "
-                   "physical core, at most one per run).")
-@click.option("--address", default=None,
-              help="Ray cluster to join (auto, ray://HOST:10001, HOST:6379); default: start a "
-                   "local one. Needs --executor ray.")
-@click.option("--gpus-per-run", type=float, default=None,
-              help="GPUs each run asks Ray for where the cluster has GPUs (default 1; 0.5: two "
-                   "runs share a card). Needs --executor ray.")
+@executor_options("one per physical core, at most one per run")
 @click.option("--dry-run", is_flag=True,
               help="Print the grid and the resolved settings; train nothing, write nothing.")
 @click.option("--allow-large-grid", is_flag=True, default=None,
@@ -301,10 +362,9 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
     Exit status 0 when no run failed, 1 when one did, 2 for bad input (nothing written).
     """
     from memorybench import settings as S
-    from memorybench.run.executors import get_executor
 
     # validate everything before a single folder is made
-    ex = get_executor(executor, address=address, gpus_per_run=gpus_per_run, workers=workers)
+    ex = _executor(executor, workers, address, gpus_per_run)
     if tensorboard:
         import importlib.util
 
@@ -314,7 +374,6 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
     options = dict(tasks=tasks, models=models, lengths=lengths, seeds=seeds,
                    match_params=match_params, lrs=lrs, precision=precision, jit=jit,
                    allow_large_grid=allow_large_grid)
-    _quiet_tensorflow()
     plan = S.expand(S.layered(profile, config_file, options, set_), on_size=_say_grid_size)
     if dry_run:
         _print_plan(plan, out)
@@ -338,8 +397,8 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
 
 # -- horizon and study ---------------------------------------------------------------------
 @app.command("horizon")
-@click.option("--tasks", "--task", "task_names", required=True,
-              help="Tasks (comma-separated), each with a solved threshold; --task is the same.")
+@click.option("--tasks", "task_names", cls=AliasOption, hidden_aliases=("--task",),
+              required=True, help="Comma-separated task names, each with a solved threshold.")
 @click.option("--models", required=True, help="Comma-separated cell / model names.")
 @click.option("--seeds", type=int, default=None, help="Seeds per length (default: profile).")
 @click.option("--lrs", default=None, help="Comma-separated learning rates (chosen per model "
@@ -353,36 +412,34 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
 @click.option("--min-length", type=int, default=None,
               help="When the base length is not solved, halve down to this length  [default: "
               "never below the base length]")
-@click.option("--retry-failed", is_flag=True,
-              help="Run failed runs again (a failed length is 'not measured', never 'not "
-              "solved', and stops its search).")
 @click.option("--extend-rates", type=int, default=0, show_default=True,
               help="When the chosen rate is the grid's largest (smallest), probe that length "
               "again with 3x (1/3x) it, up to this many times a length.")
-@click.option("--profile", default=None, help="Training settings' base (default quick).")
+@click.option("--profile", default=None,
+              help=f"Training settings' base: {' | '.join(PROFILES)} (default "
+                   f"{DEFAULT_PROFILE}).")
 @plugin_opt
 @click.option("--match-params", type=int, default=None,
               help="Give every model this parameter budget (units chosen to fit).")
 @click.option("--set", "set_", multiple=True, help="Setting key=value, as in `run`.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path(DEFAULT_RESULTS),
               show_default=True, help="Results folder.")
-@click.option("--workers", type=int, default=None, help="Runs at once (local processes).")
-@click.option("--executor", default="local", show_default=True, help="local or ray.")
+@executor_options("one per physical core, at most one per run")
 @click.option("--dry-run", is_flag=True, help="Print the runs of the first round and stop.")
 def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect, min_length,
-                retry_failed, extend_rates, profile, plugin, match_params, set_, out, workers,
-                executor, dry_run) -> int:
+                extend_rates, profile, plugin, match_params, set_, out, executor, workers,
+                address, gpus_per_run, retry_failed, dry_run) -> int:
     """Measure memory horizons: double the length while a majority of seeds solve (halve down
     to --min-length while they do not), then bisect.
 
     Each probed length is an ordinary run in --out (resume, --workers, Ray work as for `run`);
-    `memorybench report --out OUT` shows the brackets.
+    `memorybench report --out OUT` shows the brackets. A failed length is 'not measured', never
+    'not solved', and stops its search: --retry-failed runs it again.
     """
     from memorybench import settings as S
-    from memorybench.run.executors import get_executor
     from memorybench.tasks import get_task
 
-    ex = get_executor(executor, workers=workers)
+    ex = _executor(executor, workers, address, gpus_per_run)
     load_plugins(plugin)
     names = S.name_list("--tasks", task_names)
     options = dict(tasks=names, models=models, seeds=seeds, match_params=match_params, lrs=lrs)
@@ -405,7 +462,6 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
     if min_length is not None and not 1 <= min_length <= min(base.values()):
         raise ConfigError(f"--min-length {min_length} is not allowed; allowed: an integer from "
                           f"1 to the base length {min(base.values())}")
-    _quiet_tensorflow()
     if dry_run:  # validated as the search validates: the largest lengths' memory included
         from memorybench.run.horizon import check_search
 
@@ -446,10 +502,17 @@ def _say_not_measured(console, stopped: list[str]) -> int:
     return 1
 
 
+def _study_scales(what, sep: str = ", ") -> str:
+    """``what(scale)`` of each study's scales, for the help of ``study``'s options."""
+    return "; ".join(f"{name}: " + sep.join(f"{sc} {what(v)}" for sc, v in st["scales"].items())
+                     for name, st in STUDIES.items())
+
+
 @app.command("study")
 @click.argument("name")
 @click.option("--scale", default="cpu", show_default=True,
-              help="cpu (at most 60 minutes on an idle 2-core CPU), gpu, or demo.")
+              help="The study's scale (" + _study_scales(lambda v: f"= {v['description']}",
+                                                         sep="; ") + ").")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Results folder  [default: results/<name>-<scale>]")
 @click.option("--with", "with_", default=None,
@@ -464,13 +527,10 @@ def _say_not_measured(console, stopped: list[str]) -> int:
               help="With --with: train the study's models again too (when the source's "
               "settings differ from these).")
 @click.option("--set", "set_", multiple=True, help="Override a setting key=value, as in `run`.")
-@click.option("--workers", type=int, default=None,
-              help="Runs at once (default: the scale's, 2 on cpu).")
-@click.option("--executor", default="local", show_default=True, help="local or ray.")
-@click.option("--retry-failed", is_flag=True, help="Run failed runs again.")
+@executor_options("the scale's: " + _study_scales(lambda v: f"{v.get('workers') or 1}"))
 @click.option("--dry-run", is_flag=True, help="Print the study's settings and first round.")
-def study_cmd(name, scale, out, with_, plugin, from_, retrain_baselines, set_, workers,
-              executor, retry_failed, dry_run) -> int:
+def study_cmd(name, scale, out, with_, plugin, from_, retrain_baselines, set_, executor,
+              workers, address, gpus_per_run, retry_failed, dry_run) -> int:
     """Run a study (why-lstm): horizon searches, gradient flow, then the report with Findings.
 
     With --with NAME[,NAME] (and --plugin FILE for your own cell), the study's results are
@@ -478,7 +538,6 @@ def study_cmd(name, scale, out, with_, plugin, from_, retrain_baselines, set_, w
     parameter budget; the report ranks them among the study's models.
     """
     from memorybench import settings as S
-    from memorybench.run.executors import get_executor
 
     st = S.study(name, scale)
     load_plugins(plugin)
@@ -487,12 +546,7 @@ def study_cmd(name, scale, out, with_, plugin, from_, retrain_baselines, set_, w
         raise ConfigError("--from and --retrain-baselines go with --with NAME (the models to "
                           "add)")
     out = out or Path(DEFAULT_RESULTS) / f"{name}-{scale}"
-    if executor == "local":  # --workers 0 is refused, never the scale's default
-        ex = get_executor("local", workers=workers if workers is not None
-                          else st.get("workers") or 1)
-    else:
-        ex = get_executor(executor, workers=workers)
-    _quiet_tensorflow()
+    ex = _executor(executor, workers, address, gpus_per_run, st.get("workers") or 1)
     if dry_run:
         return _study_dry_run(st, out, set_, added, from_, retrain_baselines)
     from memorybench.api import study
@@ -622,16 +676,11 @@ def _writable_dir(path: Path) -> Path:
     return p
 
 
-def _quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up chatter hides the progress display."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 # -- bench: the performance suite (memorybench/bench/suite.py) ------------------------------
 @app.command("bench")
-@click.option("--quick", is_flag=True, help="Smaller sizes: under 5 minutes on 2 CPU cores.")
+@click.option("--quick", is_flag=True,
+              help="Smaller sizes and a sample of the models (the full suite times every "
+                   "model).")
 @click.option("--tiny", is_flag=True, hidden=True, help="Seconds, for tests; figures mean little.")
 @click.option("--gpu-check", is_flag=True,
               help="Only confirm the default training path on this machine's GPU (cuDNN for "
@@ -648,13 +697,11 @@ def bench_cmd(quick: bool, tiny: bool, gpu_check: bool, out: Path) -> None:
     if gpu_check:
         from memorybench.bench import gpu_check as check
 
-        _quiet_tensorflow()
         raise SystemExit(check.main())
     if out.is_dir():
         raise ConfigError(f"--out {str(out)!r} is a folder; give a file name such as "
                           f"{str(out / 'bench.json')!r}")
     _writable_dir(out.parent)
-    _quiet_tensorflow()
     level = "tiny" if tiny else "quick" if quick else "full"
     res = suite.run_suite(level, out, echo=lambda line: click.echo(line, err=True))
     click.echo(suite.table(res))
@@ -665,18 +712,19 @@ def bench_cmd(quick: bool, tiny: bool, gpu_check: bool, out: Path) -> None:
 @app.command("reproduce")
 @click.argument("profiles")
 @click.option("--scale", default="cpu", show_default=True,
-              help="cpu (scaled down: lengths / 20, steps / 50, ...; a SCALED run, not a "
-                   "reproduction) or full (the paper's settings, for a GPU).")
+              help="; ".join(f"{k}: {v['words'].removeprefix(k + ': ')}"
+                             for k, v in REPRODUCE_SCALES.items())
+                   + " (a scaled run is a SCALED RUN, NOT A REPRODUCTION; docs/reproduce.md).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Results folder  [default: results/reproduce-<profiles>-<scale>]")
 @click.option("--models", default=None, help="Only these of the profiles' models.")
 @click.option("--set", "set_", multiple=True,
               help="Setting key=value applied to the profiles before scaling, as in `run`.")
-@click.option("--workers", type=int, default=None,
-              help="Runs at once (local processes; default: the scale's, 2 on cpu).")
-@click.option("--retry-failed", is_flag=True, help="Run failed and diverged runs again.")
+@executor_options("the scale's: " + ", ".join(
+    f"{v.get('workers') or 1} on {k}" for k, v in REPRODUCE_SCALES.items()))
 @click.option("--dry-run", is_flag=True, help="Print the runs and what each stands for.")
-def reproduce_cmd(profiles, scale, out, models, set_, workers, retry_failed, dry_run) -> int:
+def reproduce_cmd(profiles, scale, out, models, set_, executor, workers, address, gpus_per_run,
+                  retry_failed, dry_run) -> int:
     """Run reproduction profiles (bai2018, arjovsky2016 or all, comma-separated) and print how
     far each number is from the published one.
 
@@ -684,13 +732,11 @@ def reproduce_cmd(profiles, scale, out, models, set_, workers, retry_failed, dry
     labelled SCALED RUN, NOT A REPRODUCTION. --scale full runs the papers' settings (a GPU).
     """
     from memorybench.run import reproduce as R
-    from memorybench.run.executors import get_executor
 
     names = R.profiles_of(profiles)
     sc = R.check_scale(scale)
     out = out or Path(DEFAULT_RESULTS) / f"reproduce-{'-'.join(names)}-{scale}"
-    ex = get_executor("local", workers=workers if workers is not None else sc.get("workers") or 1)
-    _quiet_tensorflow()
+    ex = _executor(executor, workers, address, gpus_per_run, sc.get("workers") or 1)
     rep = R.plan_reproduction(names, scale, models=models, sets=list(set_))
     scaled = scale != "full"
     banner = (f"SCALED RUN, NOT A REPRODUCTION ({sc['words']})" if scaled

@@ -42,7 +42,7 @@ def make_report(
     results = Path(results)
     if not (results / "runs").is_dir():
         raise ConfigError(
-            f"--results {str(results)!r} has no runs/ folder; run `memorybench run --out "
+            f"--out {str(results)!r} has no runs/ folder; run `memorybench run --out "
             f"{results}` first"
         )
     skipped: list[str] = []
