@@ -238,3 +238,16 @@ def test_retry_failed_reaches_the_library(name, retry, monkeypatch, tmp_path):
         main([*args, *(["--retry-failed"] if retry else [])])
     assert seen["retry_failed"] is retry
     assert seen["executor"] is not None
+
+
+def test_the_readme_synopsis_gives_the_executor_options_to_every_training_command():
+    import shlex
+
+    from test_readme import README, SYNOPSIS
+
+    block = README.split("\nEXECUTOR, ", 1)[1].split("```", 1)[0]
+    listed = {w.strip("[]").split()[0] for w in re.findall(r"\[--[^]]+\]", block)}
+    assert listed == set(EXECUTOR_OPTIONS), block
+    for line in SYNOPSIS:
+        verb = shlex.split(line)[1]
+        assert (line.endswith(" EXECUTOR")) == (verb in TRAINS), line

@@ -24,11 +24,17 @@ def _code_lines(text: str = README) -> list[str]:
         if lang not in ("", "bash"):
             continue
         joined = body.replace("\\\n", " ")
-        for line in joined.splitlines():
-            line = line.split(" # ")[0].strip()
+        current = None  # a synopsis line goes on in the indented lines below it
+        for raw in joined.splitlines():
+            line = raw.split(" # ")[0].strip()
             if line.startswith("memorybench "):
-                lines.append(re.sub(r"\s+", " ", line))
-    return lines
+                lines.append(line)
+                current = len(lines) - 1
+            elif current is not None and raw[:1].isspace() and line:
+                lines[current] += " " + line
+            else:
+                current = None
+    return [re.sub(r"\s+", " ", x) for x in lines]
 
 
 LINES = _code_lines()
