@@ -130,8 +130,8 @@ CASES = ["fifo:summary", "fifo:config", "fifo:search", "fifo:study", "fifo:gradf
          "solved-yes", "wrong-types", "truncated:search", "truncated:study", "link:summary",
          "link:study", "linked-searches-folder", "formulas", "escapes"]
 OPEN: dict[tuple[str, str], str] = {}  # (case, command) -> why it is still expected to fail
-COMMANDS = {"report": lambda r: ["report", "--results", str(r)],
-            "show": lambda r: ["show", "--results", str(r)],
+COMMANDS = {"report": lambda r: ["report", "--out", str(r)],
+            "show": lambda r: ["show", "--out", str(r)],
             "run --dry-run": lambda r: [*DRY_RUN, "--out", str(r)],
             # the same runs as the base length of a search (the hostile summary is one of them)
             "horizon --dry-run": lambda r: [

@@ -126,7 +126,7 @@ def test_horizon_cli_refuses_a_linked_searches_folder_in_one_line(tmp_path, caps
     victim.mkdir()
     (results / "searches").symlink_to(victim, target_is_directory=True)
     with pytest.raises(SystemExit) as exc:
-        cli.main(["horizon", "--task", "adding", "--models", "lstm", "--profile", "smoke",
+        cli.main(["horizon", "--tasks", "adding", "--models", "lstm", "--profile", "smoke",
                   "--base-length", "5", "--max-length", "5", "--seeds", "1", "--workers", "1",
                   "--out", str(results), *[a for s in SETS for a in ("--set", s)]])
     err = capsys.readouterr().err

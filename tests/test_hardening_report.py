@@ -69,7 +69,7 @@ def test_report_never_writes_or_deletes_through_a_linked_folder(tmp_path, capsys
     link = results / linked
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(victim, target_is_directory=True)
-    code, _, err = _cli(capsys, "report", "--results", str(results))
+    code, _, err = _cli(capsys, "report", "--out", str(results))
     assert code == 2
     line = _one_line_error(err)
     assert "symbolic link" in line and str(link) in line
@@ -236,7 +236,7 @@ def test_report_into_a_full_disk_or_read_only_folder_is_one_line(tmp_path, monke
 
     with monkeypatch.context() as m:
         m.setattr(store, "write_bytes", full)
-        code, _, err = _cli(capsys, "report", "--results", str(full_disk))
+        code, _, err = _cli(capsys, "report", "--out", str(full_disk))
     assert code == 2
     line = _one_line_error(err)
     assert "no space left on device (ENOSPC)" in line and str(full_disk / "report") in line
@@ -245,7 +245,7 @@ def test_report_into_a_full_disk_or_read_only_folder_is_one_line(tmp_path, monke
     real = os.access
     monkeypatch.setattr(os, "access", lambda p, m, **k: False if Path(p) == results and (
         m & os.W_OK) else real(p, m, **k))
-    code, _, err = _cli(capsys, "report", "--results", str(results))
+    code, _, err = _cli(capsys, "report", "--out", str(results))
     assert code == 2
     assert "not writable" in _one_line_error(err)
     assert not (results / "report").exists()
@@ -306,13 +306,13 @@ def test_report_and_show_work_beside_bad_summaries_and_escape_hostile_names(tmp_
     _fake_run(results, "e" * 16, length="abc")
     _fake_run(results, "f" * 16, task=["adding"])
     _fake_run(results, "g" * 16, units=[4], model="gru")
-    code, out, err = _cli(capsys, "show", "--results", str(results))
+    code, out, err = _cli(capsys, "show", "--out", str(results))
     assert code == 0
     assert "\x1b" not in out and "\x07" not in out and "\x1b" not in err
     assert "ansired" in out and "<script>alert" in out  # shown, as text
     for rid, key in (("e", "length"), ("f", "task"), ("g", "units")):
         assert f"{rid * 16}/summary.json: {key!r}" in err
-    code, out, err = _cli(capsys, "report", "--results", str(results))
+    code, out, err = _cli(capsys, "report", "--out", str(results))
     assert code == 0, err
     md = (results / "report" / "leaderboard.md").read_text()
     assert "<script>" not in md and "&lt;script&gt;alert(1)&lt;/script&gt;" in md

@@ -48,7 +48,7 @@ def real_sweep(base: Path) -> Path:
             "--set", "train.lr=0.01", "--set", "model.units=8",
         )
         assert code == 0
-        code = cli("report", "--results", out)
+        code = cli("report", "--out", out)
         assert code == 0
         done.touch()
     return out
@@ -245,7 +245,7 @@ def test_corrupt_summary_is_skipped_with_a_warning(derived_report):
 
 def test_corrupt_summary_warning_on_the_cli(derived, capsys):
     root, half = derived
-    assert cli("show", "--results", root) == 0
+    assert cli("show", "--out", root) == 0
     err = capsys.readouterr().err
     assert "warning: skipping run" in err and half in err
 
@@ -271,7 +271,7 @@ def test_html_is_self_contained(sweep):
 
 
 def test_show_prints_the_leaderboard(sweep, capsys):
-    assert cli("show", "--results", sweep, "--task", "adding") == 0
+    assert cli("show", "--out", sweep, "--task", "adding") == 0
     out = capsys.readouterr().out
     assert "adding (variant=half), length 5" in out and "length 10" in out
     assert "simple_rnn" in out and "lstm" in out and "delayed_xor" not in out
@@ -282,7 +282,7 @@ def test_report_and_show_do_not_import_tensorflow(sweep, tmp_path):
     code = (
         "import sys\n"
         "from memorybench.cli import main\n"
-        "for argv in (['report', '--results', sys.argv[1]], ['show', '--results', sys.argv[1]]):\n"
+        "for argv in (['report', '--out', sys.argv[1]], ['show', '--out', sys.argv[1]]):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit as e:\n"
@@ -323,11 +323,11 @@ def test_open_uses_a_browser_when_there_is_one(sweep, monkeypatch):
 
 
 def test_bad_results_folder_is_one_line_error(tmp_path, capsys):
-    assert cli("report", "--results", tmp_path / "nope") == 2
+    assert cli("report", "--out", tmp_path / "nope") == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "nope" in err and len(err.strip().splitlines()) == 1
     (tmp_path / "empty" / "runs").mkdir(parents=True)
-    assert cli("show", "--results", tmp_path / "empty") == 2
+    assert cli("show", "--out", tmp_path / "empty") == 2
     assert "no completed runs" in capsys.readouterr().err
 
 

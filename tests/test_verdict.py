@@ -169,7 +169,7 @@ def test_the_largest_length_a_search_may_reach_is_checked_for_memory_first(tmp_p
         horizon_search(settings, base=25, max_length=10**14, out_dir=tmp_path / "x")
     assert not (tmp_path / "x").exists()  # refused before the first round, not rounds in
     with pytest.raises(SystemExit) as exc:
-        main(["horizon", "--task", "adding", "--models", "lstm", "--max-length", str(10**14),
+        main(["horizon", "--tasks", "adding", "--models", "lstm", "--max-length", str(10**14),
               "--dry-run", "--out", str(tmp_path / "y")])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.count("\n") == 1 and "of memory" in err
@@ -189,7 +189,7 @@ def test_tasks_without_a_solved_threshold_are_refused(tmp_path, capsys):
     from memorybench.cli import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["horizon", "--task", "sequential_mnist", "--models", "lstm", "--out",
+        main(["horizon", "--tasks", "sequential_mnist", "--models", "lstm", "--out",
               str(tmp_path / "h")])
     assert exc.value.code == 2
     err = capsys.readouterr().err
@@ -466,7 +466,7 @@ def test_horizon_exits_1_on_a_failed_length_and_retry_failed_runs_it_again(tmp_p
     from memorybench.run import store
 
     plugin = Path(__file__).parent / "plugins" / "faulty.py"
-    args = ["horizon", "--task", "adding", "--models", "test_raise", "--plugin", str(plugin),
+    args = ["horizon", "--tasks", "adding", "--models", "test_raise", "--plugin", str(plugin),
             "--base-length", "3", "--max-length", "6", "--seeds", "1", "--profile", "smoke",
             "--out", str(tmp_path), *[f"--set={k}={v}" for k, v in TINY.items()]]
     with pytest.raises(SystemExit) as exc:
