@@ -223,8 +223,8 @@ def test_cell_without_state_size(tmp_path, capsys):
 @pytest.mark.parametrize(
     "returns, fragment",
     [
-        ("h1, [h1]", "returned output (None, 129) and states [(None, 129)], expected (None, 128)"),
-        ("h, [h, h]", "returned output (None, 128) and states [(None, 128), (None, 128)]"),
+        ("h1, [h1]", "returned output (None, 65) and states [(None, 65)], expected (None, 64)"),
+        ("h, [h, h]", "returned output (None, 64) and states [(None, 64), (None, 64)]"),
         ("h", "returned"),
     ],
 )
