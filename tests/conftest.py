@@ -72,13 +72,12 @@ TINY = {"train.steps": 20, "train.eval_every": 10, "train.batch_size": 8, "train
         "train.n_val": 16, "train.n_test": 16, "train.eval_batch_size": 16, "model.units": 4}
 
 
-@pytest.fixture
-def tiny_study(monkeypatch):
+def tiny_study_definition() -> dict:
     """A study of two models on adding at L=4, two seeds and two rates, seconds of training
     (tests/test_study.py, tests/test_study_with.py)."""
     from memorybench import settings as S
 
-    study = {
+    return {
         "description": "a tiny study", "tasks": ["adding"], "models": ["simple_rnn", "lstm"],
         "reference": "lstm", "factors": None, "steps": S.WHY_LSTM_STEPS[:1],
         "claims": [],
@@ -88,6 +87,14 @@ def tiny_study(monkeypatch):
             "jacobian": {"task": "adding", "train_length": 4, "length": 6, "batch": 4},
             "settings": {"seeds": 2, "train.lrs": [0.01, 0.03], **TINY}}},
     }
+
+
+@pytest.fixture
+def tiny_study(monkeypatch):
+    """``tiny_study_definition`` registered as the study "tiny" for one test."""
+    from memorybench import settings as S
+
+    study = tiny_study_definition()
     monkeypatch.setitem(S.STUDIES, "tiny", study)
     return study
 

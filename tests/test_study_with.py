@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -23,14 +24,27 @@ PLUGIN = ROOT / "examples" / "plugins" / "my_cell.py"  # registers my_cell (load
 # a no-op)
 
 
-@pytest.fixture
-def study_folder(tmp_path, tiny_study):
-    """The tiny study, run once, into tmp_path/study (added models are tested against lstm)."""
+@pytest.fixture(scope="module")
+def made_study(tmp_path_factory):
+    """The tiny study, run once for this file (its runs are the same for every test)."""
+    from conftest import tiny_study_definition
+
     from memorybench.run.study import run_study
 
+    src = tmp_path_factory.mktemp("made") / "study"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(S.STUDIES, "tiny", tiny_study_definition())
+        run_study("tiny", "t", src)
+    return src
+
+
+@pytest.fixture
+def study_folder(tmp_path, tiny_study, made_study):
+    """A copy of the tiny study's results in tmp_path/study, a test's own to change (added
+    models are tested against lstm)."""
     tiny_study["added_against"] = ["lstm", "gru"]  # gru is not in it: only lstm is kept
     src = tmp_path / "study"
-    run_study("tiny", "t", src)
+    shutil.copytree(made_study, src)
     load_plugin(PLUGIN)
     return src
 
