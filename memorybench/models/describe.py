@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import inspect
 
+from memorybench.config import DEFAULT_UNITS
 from memorybench.tasks import Task, get_task
 
 
-def describe_model(name: str, task: Task | str = "adding", units: int = 128, length: int = 100,
-                   **params) -> str:
+def describe_model(name: str, task: Task | str = "adding", units: int = DEFAULT_UNITS,
+                   length: int = 100, **params) -> str:
     """Equations and citation (the class or factory docstring), the settings the name implies
     and the parameter count on ``task`` at ``length`` with ``units`` hidden units.
 
