@@ -184,7 +184,7 @@ def horizon_search(
     *,
     base: dict[str, int] | int,
     max_length: dict[str, int] | int,
-    bisect: int = 0,
+    bisect: dict[str, int] | int = 0,
     min_length: dict[str, int] | int | None = None,
     extend_rates: int = 0,
     out_dir: str | Path = store.DEFAULT_RESULTS,
@@ -214,9 +214,9 @@ def horizon_search(
     rates = {(c.task.name, c.model.name): set() for c in first.configs}
     for c in first.configs:
         rates[(c.task.name, c.model.name)].add(c.train.lr)
-    searches = [Search(t, m, b, mx, bisect, floor=f, rates=tuple(sorted(rates.get((t, m), ()))),
+    searches = [Search(t, m, b, mx, n, floor=f, rates=tuple(sorted(rates.get((t, m), ()))),
                        extend_rates=extend_rates)
-                for t, (b, mx, f) in searches_of_task.items() for m in models]
+                for t, (b, mx, f, n) in searches_of_task.items() for m in models]
     out = Path(out_dir)
     check_searches_folder(out)  # before the first round trains anything
     round_no = 0
@@ -256,7 +256,7 @@ def check_search(settings: dict[str, Any], *, base, max_length, bisect: int = 0,
     """Validate a search before anything runs (ConfigError, one line): its numbers, its tasks,
     the runs of the base lengths and the runs of the largest lengths it may reach (their memory
     too, so a search never dies rounds in). Returns (the settings without lengths, {task: (base,
-    max, floor)}, the plan of the base lengths' runs); ``memorybench horizon --dry-run`` calls it
+    max, floor, bisect)}, the plan of the base lengths' runs); ``memorybench horizon --dry-run`` calls it
     as the search does."""
     from memorybench.settings import expand, name_list
     from memorybench.tasks import get_task
@@ -268,14 +268,16 @@ def check_search(settings: dict[str, Any], *, base, max_length, bisect: int = 0,
     if "tasks" not in s or "models" not in s:
         raise ConfigError("the horizon search needs tasks and models")
     tasks = name_list("tasks", s["tasks"])
-    for name, val in (("bisect", bisect), ("extend-rates", extend_rates)):
+    steps = bisect.values() if isinstance(bisect, dict) else [bisect]
+    for name, val in (*(("bisect", v) for v in steps), ("extend-rates", extend_rates)):
         if isinstance(val, bool) or not isinstance(val, int) or val < 0:
             raise ConfigError(f"--{name} {val!r} is not allowed; allowed: an integer >= 0")
-    searches_of_task: dict[str, tuple[int, int, int | None]] = {}
+    searches_of_task: dict[str, tuple[int, int, int | None, int]] = {}
     for t in tasks:
         b = base[t] if isinstance(base, dict) else base
         m = max_length[t] if isinstance(max_length, dict) else max_length
         f = min_length.get(t) if isinstance(min_length, dict) else min_length
+        n_bisect = bisect.get(t, 0) if isinstance(bisect, dict) else bisect
         for key, v in (("base length", b), ("--max-length", m), ("--min-length", f)):
             if v is None and key == "--min-length":
                 continue
@@ -297,11 +299,11 @@ def check_search(settings: dict[str, Any], *, base, max_length, bisect: int = 0,
         get_task(t, length=m)  # validates the largest length too
         if f is not None:
             get_task(t, length=f)  # and the shortest
-        searches_of_task[t] = (b, m, f)
+        searches_of_task[t] = (b, m, f, n_bisect)
     # validate names, keys and values once (the runs of the base lengths), before any run
-    bases = {f"{t}.lengths": [b] for t, (b, _, _) in searches_of_task.items()}
+    bases = {f"{t}.lengths": [b] for t, (b, *_) in searches_of_task.items()}
     first = expand(s.with_(bases) if hasattr(s, "with_") else {**s, **bases})  # keeps notes
-    for t, (_, mx, _) in searches_of_task.items():
+    for t, (_, mx, *_) in searches_of_task.items():
         if mx != searches_of_task[t][0]:
             expand({**s, "tasks": [t], f"{t}.lengths": [mx]})
     return s, searches_of_task, first
