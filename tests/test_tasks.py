@@ -17,10 +17,11 @@ SYNTHETIC = [
     ("adding", {"variant": "anywhere"}),
     ("copy_memory", {"encoding": "onehot"}),
     ("copy_memory", {"encoding": "scalar"}),
+    ("copy_memory", {"n_copy": 2, "alphabet": 4}),  # the why-LSTM study's CPU variant
     ("delayed_xor", {"variant": "marked"}),
     ("delayed_xor", {"variant": "stream"}),
 ]
-IDS = [f"{n}-{next(iter(kw.values()))}" for n, kw in SYNTHETIC]
+IDS = [f"{n}-{'-'.join(map(str, kw.values()))}" for n, kw in SYNTHETIC]
 
 
 def perfect_predictions(task, y):
@@ -60,6 +61,40 @@ def test_copy_trivial_predictor_cross_entropy_is_10_ln8_over_T_plus_20(length):
     assert task.spec.chance == 1 / 8
 
 
+@pytest.mark.parametrize("k,a,length", [(2, 4, 10), (1, 8, 3), (3, 2, 50)])
+def test_copy_variant_trivial_predictor_cross_entropy_is_k_ln_a_over_T_plus_2k(k, a, length):
+    task = mb.get_task("copy_memory", length=length, n_copy=k, alphabet=a)
+    _, y = task.data("test", n=N_ORACLE, seed=0)
+    probs = np.zeros(y.shape + (task.spec.n_classes,), np.float32)
+    probs[:, : length + k, 0] = 1.0
+    probs[:, length + k :, 1 : a + 1] = 1.0 / a
+    result = task.evaluate(y, probs)
+    assert result["loss"] == pytest.approx(k * math.log(a) / (length + 2 * k), abs=1e-6)
+    assert result["metric"] == pytest.approx(1 / a, abs=0.01)
+    assert abs(result["score"]) < 0.02
+    assert task.spec.chance == 1 / a and task.spec.n_classes == a + 1
+
+
+def test_copy_variant_layout_position_by_position():
+    T, k, a = 6, 2, 4
+    task = mb.get_task("copy_memory", length=T, n_copy=k, alphabet=a)
+    x, y = task.data("train", n=1_000, seed=7)
+    seq = x.argmax(-1)
+    assert x.shape == (1_000, T + 2 * k, a + 2) and np.all(x.sum(-1) == 1)
+    assert np.all((seq[:, :k] >= 1) & (seq[:, :k] <= a))
+    assert np.all(seq[:, k : T + k - 1] == 0)  # T-1 blanks
+    assert np.all(seq[:, T + k - 1] == a + 1)  # delimiter
+    assert np.all(seq[:, T + k :] == 0)
+    assert np.all(y[:, : T + k] == 0) and np.array_equal(y[:, T + k :], seq[:, :k])
+    mask = task.metric_mask(y)
+    assert mask.sum(-1).tolist() == [k] * 1_000 and mask[:, -k:].all()
+    xs, ys = mb.get_task("copy_memory", length=T, n_copy=k, alphabet=a,
+                         encoding="scalar").data("train", n=1_000, seed=7)
+    assert np.array_equal(ys, y) and np.allclose(xs[..., 0], seq / (a + 1))
+    symbols = seq[:, :k].ravel()
+    assert np.all(np.abs(np.bincount(symbols, minlength=a + 1)[1:] / symbols.size - 1 / a) < 0.02)
+
+
 def test_xor_trivial_predictor_is_chance():
     for variant in ("marked", "stream"):
         task = mb.get_task("delayed_xor", length=10, variant=variant)
@@ -83,6 +118,7 @@ CARDS = {
     "adding-anywhere": ("mse", False, 1 / 6, 0.01),
     "copy_memory-onehot": ("recall_accuracy", True, 1 / 8, 0.99),
     "copy_memory-scalar": ("recall_accuracy", True, 1 / 8, 0.99),
+    "copy_memory-2-4": ("recall_accuracy", True, 1 / 4, 0.99),
     "delayed_xor-marked": ("accuracy", True, 0.5, 0.99),
     "delayed_xor-stream": ("accuracy", True, 0.5, 0.99),
 }
@@ -197,7 +233,8 @@ def test_shapes_dtypes_and_spec(name, params):
     assert x.dtype == np.float32 and x.ndim == 3
     assert x.shape == (5, spec.steps, spec.input_dim)
     assert spec.length == L
-    expected_steps = {"adding": L, "copy_memory": L + 20, "delayed_xor": L}
+    expected_steps = {"adding": L, "copy_memory": L + 2 * params.get("n_copy", 10),
+                      "delayed_xor": L}
     if params.get("variant") == "stream":
         assert spec.steps == L + 1 + task.scored_steps
     else:
@@ -241,6 +278,7 @@ GOLDEN = {
     "adding-anywhere": "bf5ccd4030e923e3",
     "copy_memory-onehot": "1f34a771d03c2d26",
     "copy_memory-scalar": "4ab9fbebd1cb84e6",
+    "copy_memory-2-4": "ed83430059e397f4",
     "delayed_xor-marked": "3ea1443278595a81",
     "delayed_xor-stream": "9c3d35cecfcadaf7",
 }
@@ -278,6 +316,8 @@ def test_adding_values_are_uniform_in_every_sequence():
         ("delayed_xor", {"length": 5, "scored_steps": 0},
          ["delayed_xor: scored_steps=0 is too small; allowed: >= 1"]),
         ("copy_memory", {"encoding": "binary"}, ["encoding", "onehot", "scalar"]),
+        ("copy_memory", {"n_copy": 0}, ["copy_memory: n_copy=0 is too small; allowed: >= 1"]),
+        ("copy_memory", {"alphabet": 1}, ["copy_memory: alphabet=1 is too small; allowed: >= 2"]),
         ("delayed_xor", {"variant": "x"}, ["delayed_xor: unknown variant 'x'", "marked", "stream"]),
         ("adding", {"length": 2.5}, ["length", "integer"]),
         ("adding", {"lenght": 5}, ["lenght", "length", "variant"]),

@@ -160,6 +160,24 @@ def test_the_floor_is_checked_before_any_run(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_bisect_is_one_number_or_one_per_task(tmp_path):
+    from memorybench.run.horizon import check_search
+
+    settings = {"tasks": ["adding", "delayed_xor"], "models": ["lstm"]}
+    _, per_task, _ = check_search(settings, base=12, max_length=48,
+                                  bisect={"delayed_xor": 2})
+    assert per_task["delayed_xor"][3] == 2 and per_task["adding"][3] == 0  # missing: none
+    _, per_task, _ = check_search(settings, base=12, max_length=48, bisect=1)
+    assert per_task["delayed_xor"][3] == per_task["adding"][3] == 1
+    for bad in ({"adding": -1}, {"adding": 1.5}, -1):
+        with pytest.raises(ConfigError, match="bisect .* allowed: an integer >= 0"):
+            check_search(settings, base=12, max_length=48, bisect=bad)
+    # two bisection steps bracket [12, 24) down to a width of 3, one step leaves 6
+    for steps, probes in ((1, [12, 24, 18]), (2, [12, 24, 18, 15])):
+        s = Search("delayed_xor", "lstm", base=12, max_length=48, bisect=steps)
+        assert probe_all(s, solved_up_to=14) == probes
+
+
 def test_the_largest_length_a_search_may_reach_is_checked_for_memory_first(tmp_path, capsys):
     from memorybench.cli import main
     from memorybench.run.horizon import horizon_search
