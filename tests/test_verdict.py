@@ -339,6 +339,38 @@ def test_the_answer_states_each_step_and_claim_no_stronger_than_its_test():
     assert rows["E"].endswith("| not tested (not measured) |")
 
 
+def test_the_findings_say_plainly_where_no_run_leaves_chance():
+    runs = []
+    for m in ("lstm", "gru"):
+        for seed in range(3):
+            runs.append({**summary(m, 12, seed=seed, task="delayed_xor", higher=True,
+                                   solved=True, test=1.0), "score": 1.0})
+            for L, score in ((18, 0.04), (24, -0.02)):  # at chance (one at 18 is not: below)
+                runs.append({**summary(m, L, seed=seed, task="delayed_xor", higher=True,
+                                       test=0.5), "score": score})
+    lines, head = fd.chance_floor("delayed_xor", runs)
+    assert head == ["delayed_xor: no run leaves chance at L=18 or longer: all 12 runs probed "
+                    "there (L=18, L=24; 2 models, every rate and seed) score below 0.1 in "
+                    "normalised score (best 0.040), so brackets that end at these lengths are "
+                    "bounded by the task at this budget, not separated by the cells."]
+    assert lines[0].startswith("Chance floor: no run leaves chance at L=18")
+    # one run above chance at 18 moves the floor to 24; one at 24 removes it
+    runs[1]["score"] = 0.3
+    assert "at L=24 or longer" in fd.chance_floor("delayed_xor", runs)[1][0]
+    runs[2]["score"] = 0.3
+    assert fd.chance_floor("delayed_xor", runs) == ([], [])
+    # nothing ever left chance: no floor line (the ties say it), failed runs are not read
+    flat = [{**r, "score": 0.0} for r in runs]
+    assert fd.chance_floor("delayed_xor", flat) == ([], [])
+    assert fd.chance_floor("adding", runs) == ([], [])
+    md, headline = fd.findings(
+        [*runs[:1], *[{**r, "score": 0.0} for r in runs[1:]]], [],
+        {"name": "s", "scale": "t", "tasks": ["delayed_xor"], "models": ["lstm", "gru"],
+         "reference": "lstm", "steps": [], "claims": []})
+    assert "Chance floor: no run leaves chance at L=18" in md
+    assert any(h.startswith("delayed_xor: no run leaves chance at L=18") for h in headline)
+
+
 def test_a_task_without_a_solved_threshold_has_no_horizon_claim():
     mnist = [{**summary(model=m, length=28, task="sequential_mnist", higher=True, test=acc,
                         val=acc), "solved_at": None} for m, acc in (("lstm", 0.9), ("gru", 0.8))]

@@ -442,6 +442,9 @@ def findings(
         lines += ranking(task, models, rows, measured, seeds, failed_only)
         lines += ties(rows, measured)
         headline += task_headline(task, rows, measured, reference, failed_only, baselines)
+        c_lines, c_head = chance_floor(task, runs)
+        lines += c_lines
+        headline += c_head
         ab_lines, ab_head = ablation_table(task, models, reference, seeds, tts)
         lines += ab_lines
         headline += ab_head
@@ -523,6 +526,39 @@ def ties(rows: dict[str, dict], measured: list[str]) -> list[str]:
                    "needs more bisection steps)")
         out.append(f"- {len(ms)} models share {b}: {', '.join(map(e, ms))}; {why}.")
     return ["Ties:", "", *out, ""] if out else []
+
+
+# a completed run whose normalised test score (0 at the trivial predictor, 1 at perfect) is
+# below this sits at chance: delayed XOR's 512 test sequences put one standard error of its
+# score at about 0.044
+AT_CHANCE = 0.1
+
+
+def chance_floor(task: str, runs: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(lines, headline) saying plainly where no run of ``task`` leaves chance: the shortest
+    probed length from which on every completed run (every model, rate and seed probed there)
+    scores below ``AT_CHANCE``, where some run at a shorter length did leave it. Brackets that
+    end there are bounded by the task at this budget, not separated by the cells."""
+    done = [r for r in runs if r.get("task") == task and r.get("status") == "completed"
+            and isinstance(r.get("score"), (int, float)) and isinstance(r.get("length"), int)]
+    lengths = sorted({r["length"] for r in done})
+    floor = None
+    for L in reversed(lengths):
+        if any(r["score"] >= AT_CHANCE for r in done if r["length"] == L):
+            break
+        floor = L
+    if floor is None or floor == lengths[0]:
+        return [], []  # nothing at chance at the longest length, or nothing ever left it
+    above = [r for r in done if r["length"] >= floor]
+    models = sorted({r["model"] for r in above})
+    best = max(r["score"] for r in above)
+    probed = ", ".join(f"L={L}" for L in lengths if L >= floor)
+    sentence = (f"no run leaves chance at L={floor} or longer: all {len(above)} runs probed "
+                f"there ({probed}; {len(models)} models, every rate and seed) score below "
+                f"{AT_CHANCE:g} in normalised score (best {best:.3f}), so brackets that end at "
+                f"these lengths are bounded by the task at this budget, not separated by the "
+                f"cells")
+    return [f"Chance floor: {sentence}.", ""], [f"{e(task)}: {sentence}."]
 
 
 def task_headline(task: str, rows: dict[str, dict], measured: list[str], reference: str,
