@@ -256,8 +256,8 @@ def check_search(settings: dict[str, Any], *, base, max_length, bisect: int = 0,
     """Validate a search before anything runs (ConfigError, one line): its numbers, its tasks,
     the runs of the base lengths and the runs of the largest lengths it may reach (their memory
     too, so a search never dies rounds in). Returns (the settings without lengths, {task: (base,
-    max, floor, bisect)}, the plan of the base lengths' runs); ``memorybench horizon --dry-run`` calls it
-    as the search does."""
+    max, floor, bisect)}, the plan of the base lengths' runs); ``memorybench horizon
+    --dry-run`` calls it as the search does."""
     from memorybench.settings import expand, name_list
     from memorybench.tasks import get_task
 
