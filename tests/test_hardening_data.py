@@ -182,14 +182,13 @@ def test_run_dry_run_warns_about_a_summary_it_will_run_again(tmp_path, capsys):
 
 # -- 4. a truncated search record or study.json is said, not dropped ------------------------
 def test_truncated_search_record_and_study_json_are_skipped_with_a_message(tmp_path):
-    from memorybench.report import findings as fd
 
     (tmp_path / "searches").mkdir()
     (tmp_path / "searches" / "a.json").write_text('{"task": "adding", "model": "ls')
     (tmp_path / "study.json").write_text('{"name": "why-lstm", "tas')
     notes: list[str] = []
-    assert fd.load_searches(tmp_path, warn=notes.append) == []
-    assert fd.load_study(tmp_path, warn=notes.append) is None
+    assert store.load_searches(tmp_path, warn=notes.append) == []
+    assert store.load_study(tmp_path, warn=notes.append) is None
     assert len(notes) == 2, notes
     assert "a.json" in notes[0] and "not valid JSON" in notes[0]
     assert "study.json" in notes[1] and "not valid JSON" in notes[1]
@@ -231,7 +230,6 @@ def test_every_csv_of_the_report_neutralises_formulas(tmp_path):
 @pytest.mark.parametrize("where", ["runs/r/summary.json", "runs/r/config.json",
                                    "searches/a.json", "study.json"])
 def test_a_fifo_named_like_a_results_file_is_skipped_without_waiting(tmp_path, where):
-    from memorybench.report import findings as fd
 
     if where.startswith("runs/r/config"):
         _fake_run(tmp_path, "r")
@@ -247,8 +245,8 @@ def test_a_fifo_named_like_a_results_file_is_skipped_without_waiting(tmp_path, w
         if where.startswith("runs/r/config"):
             return store.load_config(tmp_path / "runs" / "r")
         if where.startswith("searches"):
-            return fd.load_searches(tmp_path, warn=notes.append)
-        return fd.load_study(tmp_path, warn=notes.append)
+            return store.load_searches(tmp_path, warn=notes.append)
+        return store.load_study(tmp_path, warn=notes.append)
 
     if where.startswith("runs/r/config"):
         with pytest.raises(DataError, match="not a regular file"):
@@ -269,7 +267,6 @@ def test_read_json_refuses_a_file_larger_than_the_cap(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("where", ["summary", "search", "study"])
 def test_deeply_nested_json_is_skipped_with_a_message(tmp_path, where):
-    from memorybench.report import findings as fd
 
     notes: list[str] = []
     if where == "summary":
@@ -281,10 +278,10 @@ def test_deeply_nested_json_is_skipped_with_a_message(tmp_path, where):
     elif where == "search":
         (tmp_path / "searches").mkdir()
         (tmp_path / "searches" / "a.json").write_text(NESTED)
-        assert fd.load_searches(tmp_path, warn=notes.append) == []
+        assert store.load_searches(tmp_path, warn=notes.append) == []
     else:
         (tmp_path / "study.json").write_text(NESTED)
-        assert fd.load_study(tmp_path, warn=notes.append) is None
+        assert store.load_study(tmp_path, warn=notes.append) is None
     assert len(notes) == 1 and "nested too deeply" in notes[0]
 
 

@@ -274,7 +274,6 @@ def test_summaries_of_the_wrong_type_are_skipped_naming_file_and_key(tmp_path, f
 
 
 def test_search_and_study_records_of_the_wrong_shape_are_skipped_with_a_message(tmp_path):
-    from memorybench.report import findings as fd
 
     results = tmp_path / "results"
     (results / "searches").mkdir(parents=True)
@@ -285,8 +284,8 @@ def test_search_and_study_records_of_the_wrong_shape_are_skipped_with_a_message(
     (results / "searches" / "c.json").write_text(json.dumps({**good, "probes": [1]}))
     (results / "study.json").write_text(json.dumps({"name": "why-lstm", "tasks": 5}))
     notes: list[str] = []
-    assert fd.load_searches(results, warn=notes.append) == [good]
-    assert fd.load_study(results, warn=notes.append) is None
+    assert store.load_searches(results, warn=notes.append) == [good]
+    assert store.load_study(results, warn=notes.append) is None
     assert len(notes) == 3
     assert "b.json: 'task' must be str" in notes[0] and "c.json: 'probes'" in notes[1]
     assert "study.json: 'tasks' must be list" in notes[2]

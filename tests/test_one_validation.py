@@ -282,12 +282,11 @@ def test_a_plugin_folder_is_named_a_folder(tmp_path, capsys):
 def test_a_study_record_with_a_bad_element_names_the_element(tmp_path):
     import json
 
-    from memorybench.report import findings as fd
     from memorybench.run import store
 
     (tmp_path / store.STUDY_RECORD).write_text(json.dumps({"name": "s", "models": ["lstm", 3]}))
     notes: list[str] = []
-    assert fd.load_study(tmp_path, warn=notes.append) is None
+    assert store.load_study(tmp_path, warn=notes.append) is None
     # was: "'models' must be list or null, got \"['lstm', 3]\"": it is a list
     assert len(notes) == 1 and notes[0].endswith(
         "'models' must be a list of strings, got int '3' at index 1"), notes

@@ -12,6 +12,7 @@ from memorybench import settings as S
 from memorybench.errors import ConfigError
 from memorybench.models.resolve import run_id
 from memorybench.run import reproduce as R
+from memorybench.run import store
 
 TCN_8_LEVELS = [1, 2, 4, 8, 16, 32, 64, 128]
 
@@ -34,7 +35,8 @@ def test_bai2018_follows_table_1_and_the_supplement():
     assert len(configs) == 4 * 4 * 3  # 4 tasks x LSTM, GRU, RNN, TCN x 3 seeds
     c = _by(configs)
     assert c["adding", "lstm"].task.params == {"length": 600, "variant": "anywhere"}
-    assert c["copy_memory", "tcn"].task.params == {"length": 1000, "encoding": "scalar"}
+    assert c["copy_memory", "tcn"].task.params == {"length": 1000, "encoding": "scalar",
+                                                  "n_copy": 10, "alphabet": 8}
     assert c["sequential_mnist", "lstm"].task.params["pixels_per_step"] == 1
     assert c["permuted_mnist", "gru"].task.params["pixels_per_step"] == 1
     # Table 3 (LSTM): hidden size, clipping, optimiser where stated
@@ -323,12 +325,13 @@ def test_record_round_trip_and_corrupt_record(tmp_path):
     rec2 = R.write_record(tmp_path, {"scale": "cpu", "profiles": ["arjovsky2016"], "papers": {},
                                      "runs": {"b": {"task": "copy_memory"}}})
     assert set(rec2["runs"]) == {"a", "b"} and rec2["profiles"] == ["bai2018", "arjovsky2016"]
-    assert rec["command"] == "x" and R.load_record(tmp_path)["runs"]["b"]["task"] == "copy_memory"
-    (tmp_path / R.RECORD).write_text("{")
+    assert rec["command"] == "x"
+    assert store.load_reproduction(tmp_path)["runs"]["b"]["task"] == "copy_memory"
+    (tmp_path / store.REPRODUCTION_RECORD).write_text("{")
     from memorybench.errors import DataError
 
     with pytest.raises(DataError, match="not a reproduction record"):
-        R.load_record(tmp_path)
+        store.load_reproduction(tmp_path)
     # the report goes on without it, saying which file it ignored
     from memorybench.report.leaderboard import _attach_reproduction
 

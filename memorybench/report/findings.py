@@ -18,7 +18,6 @@ escaped with ``leaderboard.md_text``, as table cells are.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from memorybench.report import mechanism as mech
@@ -35,7 +34,6 @@ from memorybench.report.leaderboard import (
     missing,
 )
 from memorybench.report.leaderboard import md_text as e
-from memorybench.run import store
 
 FINDINGS = "findings.md"
 
@@ -53,50 +51,6 @@ ABLATIONS = {  # Greff et al. 2017's variants, and chrono initialisation (Tallec
     "lstm_full": "every part (our cell)",
     "cec": "every gate fixed open (the bare constant error carousel)",
 }
-
-
-def load_searches(results: str | Path, warn=None) -> list[dict[str, Any]]:
-    """The horizon searches' records under ``results/searches/`` (read by ``store.read_json``;
-    unreadable ones and those of the wrong shape, ``store.SEARCH_TYPES``, skipped with a message
-    to ``warn``)."""
-    out = []
-    for p in sorted((Path(results) / "searches").glob("*.json")):
-        if store.link_below(results, p) is not None:  # a link leads out of the results
-            continue
-        try:
-            rec = store.read_json(p, "search record")
-        except FileNotFoundError:
-            continue
-        except store.DataError as exc:  # truncated, not a regular file, too large or deep
-            if warn is not None:
-                warn(f"skipping search record {p}: {exc}")
-            continue
-        problem = store.record_problem(rec, store.SEARCH_TYPES, ("task", "model"))
-        if problem is None:
-            out.append(rec)
-        elif warn is not None:
-            warn(f"skipping search record {p}: {problem}")
-    return out
-
-
-def load_study(results: str | Path, warn=None) -> dict[str, Any] | None:
-    """The study record (``study.json``, read by ``store.read_json``), or None (absent; or
-    unreadable or of the wrong shape, ``store.STUDY_TYPES``, then with a message to ``warn``)."""
-    p = Path(results) / store.STUDY_RECORD
-    if store.link_below(results, p) is not None:
-        return None
-    try:
-        rec = store.read_json(p, "study record")
-    except FileNotFoundError:
-        return None
-    except store.DataError as exc:  # truncated, not a regular file, too large or deep
-        if warn is not None:
-            warn(f"not read: {exc}")
-        return None
-    problem = store.record_problem(rec, store.STUDY_TYPES)
-    if problem is not None and warn is not None:
-        warn(f"not read: {p}: {problem}")
-    return rec if problem is None else None
 
 
 def _horizon_phrase(r: dict[str, Any]) -> str:

@@ -15,7 +15,6 @@ from memorybench.report import leaderboard as lb
 from memorybench.run import store
 
 REPORT_DIR = "report"
-GRADFLOW_DIR = "gradflow"
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
@@ -61,7 +60,7 @@ def make_report(
         note(f"not read: {f} is a symbolic link (the report reads only files inside the "
              f"results folder)")
     grad_pngs = []
-    for png in sorted((results / GRADFLOW_DIR).glob("**/*.png")):
+    for png in sorted((results / store.DIAGNOSTICS).glob("**/*.png")):
         link = store.link_below(results, png)
         if link is not None:
             note(f"not embedded: {png} ({link} is a symbolic link; the report embeds only files "
@@ -118,10 +117,10 @@ def linked_inputs(results: Path) -> list[Path]:
     """Inputs of the report besides the runs (search records, the study record, gradient-flow
     tables) that are symbolic links: they are not read (``report.findings`` skips them)."""
 
-    candidates = [results / "searches", *(results / "searches").glob("*.json"),
-                  results / store.STUDY_RECORD, results / GRADFLOW_DIR,
-                  *(results / GRADFLOW_DIR).glob("*/gradflow.csv"),
-                  *(results / GRADFLOW_DIR).glob("jacobian_*/jacobian.csv")]
+    candidates = [results / store.SEARCHES, *(results / store.SEARCHES).glob("*.json"),
+                  results / store.STUDY_RECORD, results / store.DIAGNOSTICS,
+                  *(results / store.DIAGNOSTICS).glob("*/gradflow.csv"),
+                  *(results / store.DIAGNOSTICS).glob("jacobian_*/jacobian.csv")]
     found = []
     for c in candidates:
         link = store.link_below(results, c)
@@ -146,11 +145,11 @@ def report_tables(results: str | Path, runs: list[dict] | None = None,
 
     results = Path(results)
     runs = lb.load_runs(results, warn=lambda msg: None) if runs is None else runs
-    searches = fd.load_searches(results, warn=warn)
+    searches = store.load_searches(results, warn=warn)
     board = lb.leaderboard(runs)
     hor = lb.horizons(runs, searches)
-    grad_dir = results / GRADFLOW_DIR
-    finding_md, _ = fd.findings(runs, searches, fd.load_study(results, warn=warn),
+    grad_dir = results / store.DIAGNOSTICS
+    finding_md, _ = fd.findings(runs, searches, store.load_study(results, warn=warn),
                                 mech.gradflow_ratios(results) if grad_dir.is_dir() else None,
                                 mech.memory_path(results, warn=warn))
     t = Tables({

@@ -103,10 +103,10 @@ def load_runs(
 def _attach_reproduction(results, runs: list[dict[str, Any]], warn) -> None:
     """Runs of ``memorybench reproduce`` (``reproduce.json``): each gets ``reproduces`` (the
     profile's setting it stands for) and ``scale`` (None at the full scale)."""
-    from memorybench.run.reproduce import load_record
+    from memorybench.run.store import load_reproduction
 
     try:
-        record = load_record(results)
+        record = load_reproduction(results)
     except DataError as exc:
         warn(str(exc))
         return

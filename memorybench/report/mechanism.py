@@ -22,7 +22,7 @@ def gradflow_ratios(results: str | Path) -> list[dict[str, Any]]:
     """Per gradflow.csv under ``results/gradflow/`` and model: ||dL/dx_first|| / ||dL/dx_last||
     at init and trained."""
     rows = []
-    for csv_path in sorted((Path(results) / "gradflow").glob("*/gradflow.csv")):
+    for csv_path in sorted((Path(results) / store.DIAGNOSTICS).glob("*/gradflow.csv")):
         if store.link_below(results, csv_path) is not None:
             continue
         try:  # a regular file only: a FIFO named gradflow.csv never hangs the report
@@ -54,7 +54,7 @@ def memory_path(results: str | Path, warn=None) -> list[dict[str, Any]] | None:
     from memorybench.report.jacobian import jacobian_summary
 
     rows, found = [], False
-    folders = sorted((Path(results) / "gradflow").glob("jacobian_*"))
+    folders = sorted((Path(results) / store.DIAGNOSTICS).glob("jacobian_*"))
     for csv_path in [next((p for p in (d / "jacobian.csv", d / "jacobian.csv.gz")
                            if p.is_file()), d / "jacobian.csv") for d in folders]:
         if store.link_below(results, csv_path) is not None:

@@ -48,8 +48,6 @@ from memorybench.models.resolve import run_id
 from memorybench.run import store
 from memorybench.run.selection import choose_rate, majority_solved, rate_of
 
-SEARCHES = "searches"
-
 
 @dataclass
 class Search:
@@ -335,14 +333,14 @@ def record_path(out_dir: Path, search: Search, settings: dict[str, Any]) -> Path
     key = json.dumps({k: v for k, v in sorted(settings.items()) if k not in ("tasks", "models")},
                      sort_keys=True, default=str)
     digest = hashlib.sha256(key.encode()).hexdigest()[:8]
-    return Path(out_dir) / SEARCHES / f"{search.task}__{search.model}__{digest}.json"
+    return Path(out_dir) / store.SEARCHES / f"{search.task}__{search.model}__{digest}.json"
 
 
 def check_searches_folder(out_dir: str | Path) -> None:
     """OutputError when ``out_dir/searches`` is a symbolic link (``store.link_below``, as for
     ``runs/``, ``report/`` and ``gradflow/``) or not a folder: search records are written only
     inside the results folder."""
-    store.check_folder_inside(out_dir, Path(out_dir) / SEARCHES, "a search record")
+    store.check_folder_inside(out_dir, Path(out_dir) / store.SEARCHES, "a search record")
 
 
 def write_record(out_dir: Path, search: Search, settings: dict[str, Any]) -> Path:

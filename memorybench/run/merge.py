@@ -26,7 +26,8 @@ from pathlib import Path
 from memorybench.errors import ConfigError, DataError, printable
 from memorybench.run import store
 
-RECORDS = ("searches/*.json", "study.json", "reproduce.json", "gradflow/*/*")
+RECORDS = (f"{store.SEARCHES}/*.json", store.STUDY_RECORD, store.REPRODUCTION_RECORD,
+           f"{store.DIAGNOSTICS}/*/*")
 
 
 @dataclass

@@ -27,7 +27,6 @@ from typing import Any
 
 from memorybench.errors import ConfigError, DataError
 
-RECORD = "reproduce.json"
 # the profiles that reproduce a paper (settings.PROFILES), and the paper each reproduces
 PAPER_PROFILES = {
     "bai2018": "Bai, Kolter & Koltun 2018, Table 1 (synthetic rows)",
@@ -184,29 +183,13 @@ def plan_reproduction(profiles: str | list[str], scale: str = "cpu",
     return Reproduction(configs, record, list(dict.fromkeys(notes)))
 
 
-def load_record(results: str | Path) -> dict[str, Any] | None:
-    """``results/reproduce.json`` (None when absent); a corrupt one is a DataError."""
-    path = Path(results) / RECORD
-    if not path.is_file():
-        return None
-    from memorybench.run import store
-
-    try:  # a regular file only, bounded, not nested too deeply (store.read_json)
-        rec = store.read_json(path, "reproduction record")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a reproduction record ({exc}); it is ignored") from None
-    if not isinstance(rec, dict) or not isinstance(rec.get("runs"), dict):
-        raise DataError(f"{path}: not a reproduction record (no 'runs'); it is ignored")
-    return rec
-
-
 def write_record(out: Path, rec: dict[str, Any], command: str | None = None) -> dict[str, Any]:
     """Merge ``rec`` into ``out/reproduce.json`` (runs of earlier calls at the same scale are
     kept; another scale replaces the record) and write it atomically."""
     from memorybench.run import store
 
     try:
-        old = load_record(out)
+        old = store.load_reproduction(out)
     except DataError:
         old = None
     if old and old.get("scale") == rec["scale"]:
@@ -215,7 +198,7 @@ def write_record(out: Path, rec: dict[str, Any], command: str | None = None) -> 
                "papers": {**old.get("papers", {}), **rec["papers"]}}
     rec = {**rec, "command": command,
            "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    store.write_json(Path(out) / RECORD, rec)
+    store.write_json(Path(out) / store.REPRODUCTION_RECORD, rec)
     return rec
 
 

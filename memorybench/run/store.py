@@ -83,6 +83,9 @@ SUMMARY = "summary.json"
 WEIGHTS = "model.weights.h5"
 TENSORBOARD = "tensorboard"
 STUDY_RECORD = "study.json"  # a study's record, beside runs/ (run/study.py writes it)
+SEARCHES = "searches"  # the horizon searches' records (run/horizon.py), one JSON file each
+REPRODUCTION_RECORD = "reproduce.json"  # what `memorybench reproduce` ran (run/reproduce.py)
+DIAGNOSTICS = "gradflow"  # gradient flow and memory-path Jacobians, one folder per measurement
 HISTORY_FIELDS = ("step", "seconds", "train_loss", "val_loss", "val_metric", "val_score")
 STATUSES = ("completed", "diverged", "failed")
 
@@ -527,3 +530,60 @@ def load_summaries(
     results: str | Path, warn: bool | Callable[[str], None] = True
 ) -> list[dict[str, Any]]:
     return list(iter_summaries(results, warn=warn))
+
+
+def read_record(results: str | Path, path: str | Path, what: str, types, required=(),
+                warn=None) -> dict[str, Any] | None:
+    """The JSON record ``path`` of the results folder ``results``, read and checked in one
+    place: None when it is absent or a link leads out of ``results`` (``link_below``); None with
+    a message to ``warn`` when it is unreadable (``read_json``: not a regular file, too large,
+    too deep, not JSON) or of the wrong shape (``record_problem`` against ``types``)."""
+    if link_below(results, path) is not None:
+        return None
+    try:
+        rec = read_json(path, what)
+    except FileNotFoundError:
+        return None
+    except DataError as exc:
+        if warn is not None:
+            warn(f"skipping {what}: {exc}")
+        return None
+    problem = record_problem(rec, types, required)
+    if problem is not None:
+        if warn is not None:
+            warn(f"skipping {what} {path}: {problem}")
+        return None
+    return rec
+
+
+def load_searches(results: str | Path, warn=None) -> list[dict[str, Any]]:
+    """The horizon searches' records under ``results/searches/`` (``SEARCH_TYPES``; unreadable
+    ones and those of the wrong shape skipped with a message to ``warn``)."""
+    out = []
+    for p in sorted((Path(results) / SEARCHES).glob("*.json")):
+        rec = read_record(results, p, "search record", SEARCH_TYPES, ("task", "model"), warn)
+        if rec is not None:
+            out.append(rec)
+    return out
+
+
+def load_study(results: str | Path, warn=None) -> dict[str, Any] | None:
+    """The study record (``study.json``, ``STUDY_TYPES``), or None (absent; or unreadable or
+    of the wrong shape, then with a message to ``warn``)."""
+    return read_record(results, Path(results) / STUDY_RECORD, "study record", STUDY_TYPES,
+                       warn=warn)
+
+
+def load_reproduction(results: str | Path) -> dict[str, Any] | None:
+    """``results/reproduce.json`` (None when absent or a link leads out of ``results``); a
+    corrupt one is a DataError."""
+    path = Path(results) / REPRODUCTION_RECORD
+    if link_below(results, path) is not None or not path.is_file():
+        return None
+    try:  # a regular file only, bounded, not nested too deeply
+        rec = read_json(path, "reproduction record")
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a reproduction record ({exc}); it is ignored") from None
+    if not isinstance(rec, dict) or not isinstance(rec.get("runs"), dict):
+        raise DataError(f"{path}: not a reproduction record (no 'runs'); it is ignored")
+    return rec

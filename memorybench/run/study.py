@@ -174,7 +174,7 @@ def _rel(files: dict | None, out: Path, name: str) -> str | None:
 def _gradflow(out: Path, searches, g: dict[str, Any], echo, draw=None) -> dict | None:
     """The gradient flow of the seed-0 runs of the models searched now, on the study's task and
     length, with the rows of the other models kept from the folder's CSV."""
-    folder = out / "gradflow" / f"{g['task']}_L{g['length']}"
+    folder = out / store.DIAGNOSTICS / f"{g['task']}_L{g['length']}"
     runs = [f for f, seed in trained_runs(out, searches, g["task"], g["length"]) if seed == 0]
     if not runs:
         return {"csv": folder / "gradflow.csv"} if (folder / "gradflow.csv").is_file() else None
@@ -189,7 +189,7 @@ def _gradflow(out: Path, searches, g: dict[str, Any], echo, draw=None) -> dict |
 def _jacobian(out: Path, searches, jac: dict[str, Any], echo, draw=None) -> dict | None:
     """The memory-path Jacobian of every seed's run of the models searched now, with the rows
     of the other models kept from the folder's CSV."""
-    folder = out / "gradflow" / jacobian_folder(jac)
+    folder = out / store.DIAGNOSTICS / jacobian_folder(jac)
     runs = [f for f, _ in trained_runs(out, searches, jac["task"], jac["train_length"])]
     old = next((f for f in (folder / "jacobian.csv", folder / "jacobian.csv.gz") if f.is_file()),
                None)
