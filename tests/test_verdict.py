@@ -74,7 +74,7 @@ def probe_all(search: Search, solved_up_to: int) -> list[int]:
     while search.next_length is not None:
         L = search.next_length
         seen.append(L)
-        search.record(L, {"solved": L <= solved_up_to})
+        search.take(L, {"solved": L <= solved_up_to})
     return seen
 
 
@@ -111,23 +111,23 @@ def test_below_the_base_the_search_halves_down_to_its_floor_then_bisects():
 
 def test_a_choice_at_the_grids_edge_probes_the_next_rate_beyond_it():
     x = Search("adding", "lstm", base=10, max_length=20, rates=(0.003, 0.01), extend_rates=2)
-    x.record(10, {"solved": True, "lr": 0.01})  # the largest rate: 0.03 next, same length
+    x.take(10, {"solved": True, "lr": 0.01})  # the largest rate: 0.03 next, same length
     assert x.next_length == 10 and x.grid(10) == [0.003, 0.01, 0.03] and x.lo is None
-    x.record(10, {"solved": True, "lr": 0.03})  # still the edge: 0.09
+    x.take(10, {"solved": True, "lr": 0.03})  # still the edge: 0.09
     assert x.next_length == 10 and x.grid(10) == [0.003, 0.01, 0.03, 0.09]
-    x.record(10, {"solved": True, "lr": 0.09})  # two added: the extension is spent
+    x.take(10, {"solved": True, "lr": 0.09})  # two added: the extension is spent
     assert x.next_length == 20 and x.lo == 10
     assert x.probes[10]["rates_added"] == [0.03, 0.09]
     assert x.probes[10]["lrs"] == [0.003, 0.01, 0.03, 0.09]
-    x.record(20, {"solved": False, "lr": 0.003})  # the smallest rate at L=20: 0.001 next
+    x.take(20, {"solved": False, "lr": 0.003})  # the smallest rate at L=20: 0.001 next
     assert x.next_length == 20 and x.grid(20) == [0.001, 0.003, 0.01]
     # the added rate lost (diverged: it ranks last), so the choice is interior: decided
-    x.record(20, {"solved": False, "lr": 0.003})
+    x.take(20, {"solved": False, "lr": 0.003})
     assert x.next_length is None and (x.lo, x.hi) == (10, 20)
     # off by default, and a single rate has no edge
     for kw in ({"rates": (0.003, 0.01)}, {"rates": (0.01,), "extend_rates": 2}):
         y = Search("adding", "lstm", base=10, max_length=20, **kw)
-        y.record(10, {"solved": True, "lr": 0.01})
+        y.take(10, {"solved": True, "lr": 0.01})
         assert y.next_length == 20 and not y.added
 
 
@@ -482,8 +482,8 @@ def test_a_failed_run_makes_its_length_not_measured_and_stops_the_search():
         "2 of 3 seeds diverged at the chosen rate 0.01")
     assert "not_measured" not in outcome(ok)
     x = Search("adding", "lstm", base=10, max_length=40)
-    x.record(10, {"solved": True})
-    x.record(20, {"solved": False, "not_measured": "2 of 6 runs failed (boom)"})
+    x.take(10, {"solved": True})
+    x.take(20, {"solved": False, "not_measured": "2 of 6 runs failed (boom)"})
     assert x.next_length is None and (x.lo, x.hi) == (10, None)
     assert x.problem == "L=20: 2 of 6 runs failed (boom)"
     assert x.to_dict()["not_measured"] == x.problem

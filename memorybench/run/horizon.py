@@ -90,7 +90,7 @@ class Search:
             return float(f"{lr / 3:.3g}")
         return None
 
-    def record(self, length: int, outcome: dict[str, Any]) -> None:
+    def take(self, length: int, outcome: dict[str, Any]) -> None:
         """Take the outcome at ``length`` (``{"solved": bool, ...}``) and choose the next."""
         outcome = {**outcome, "lrs": self.grid(length)} if self.rates else outcome
         if self.added.get(length):
@@ -243,7 +243,7 @@ def horizon_search(
                        reporter=reporter_factory() if reporter_factory else None)
         by_id = {r.run_id: r.summary for r in result.results}
         for x, ids in owned:
-            x.record(x.next_length, outcome([by_id[i] for i in ids if i in by_id]))
+            x.take(x.next_length, outcome([by_id[i] for i in ids if i in by_id]))
         for x in active:
             write_record(out, x, s)
     return searches
