@@ -330,9 +330,48 @@ def findings(
     """(Markdown of the Findings section, its headline lines). ``jacobian``: ``memory_path``'s
     rows (``report/mechanism.py``); where present, the headline quotes the memory path instead of
     the gradient flow."""
+    searches = list(searches)
+    recs, failed_only, seeds = _horizon_rows(runs, searches)
+    # a study record without its lists (a hand-written one, say) falls back to the runs'
+    tasks = list((study or {}).get("tasks") or sorted({r["task"] for r in recs}))
+    models = list((study or {}).get("models") or sorted({r["model"] for r in recs}))
+    reference = (study or {}).get("reference", "lstm")
+    baselines = [m for m in _baselines(study) if m != reference]
+    by_task: dict[str, dict[str, dict]] = {}
+    for r in recs:
+        by_task.setdefault(r["task"], {})[r["model"]] = r
+
+    sections = [(answer(study, tasks, seeds), []),
+                added_section(study, tasks, by_task, failed_only, seeds),
+                forget_bias_section(study, tasks, seeds),
+                (factor_table((study or {}).get("factors"), models, tasks, by_task, failed_only,
+                              seeds), [])]
+    tts = sv.times(runs)
+    # a task without a solved threshold (MNIST) has no horizon: say so, never "no model solves"
+    thresholded = {r["task"] for r in runs if r.get("solved_at") is not None}
+    for task in tasks:
+        sections.append(task_section(task, by_task.get(task, {}), models, reference, baselines,
+                                     runs, searches, seeds, tts, failed_only,
+                                     task in thresholded))
+    for task, why in ((study or {}).get("not_searched") or {}).items():
+        sections.append(([f"## {e(task)}", "", f"Not measured at this scale: {e(why)}.", ""],
+                         [f"{e(task)}: not measured at this scale."]))
+    if jacobian is not None:
+        sections.append(mech.memory_path_section(jacobian, [*baselines, reference], models))
+    if gradflow is not None:
+        g_lines, g_head = mech.gradient_flow(gradflow, [*baselines, reference])
+        sections.append((g_lines, g_head if jacobian is None else []))
+    lines = [x for body, _ in sections for x in body]
+    headline = [h for _, head in sections for h in head]
+    head = ["## Headline", "", *[f"- {h}" for h in headline], ""]
+    return "\n".join([*_intro(study), *head, *lines]).rstrip() + "\n", headline
+
+
+def _horizon_rows(runs: list[dict[str, Any]], searches: list[dict[str, Any]]):
+    """(horizon rows with the seeds solved at the horizon, the (task, model)s whose every run
+    failed, the seeds' horizons of the measured ones)."""
     from memorybench.report.leaderboard import aggregate
 
-    searches = list(searches)
     recs = horizons(runs, searches).to_dict("records")
     # seeds solved at the horizon, from the chosen-rate entries
     chosen = {(r["task"], r["model"], r["length"]): r for r in aggregate(runs) if r["chosen"]}
@@ -346,80 +385,48 @@ def findings(
     unmeasured = {(r["task"], r["model"]) for r in recs if isinstance(r.get("not_measured"), str)}
     seeds = {k: v for k, v in vd.seed_horizons(runs).items()
              if k not in failed_only and k not in unmeasured}
-    tts = sv.times(runs)
+    return recs, failed_only, seeds
 
-    # a study record without its lists (a hand-written one, say) falls back to the runs'
-    tasks = list((study or {}).get("tasks") or sorted({r["task"] for r in recs}))
-    models = list((study or {}).get("models") or sorted({r["model"] for r in recs}))
-    reference = (study or {}).get("reference", "lstm")
-    lines = ["# Findings", ""]  # the introduction; the sections follow the headline
+
+def _intro(study: dict[str, Any] | None) -> list[str]:
+    lines = ["# Findings", ""]
     if study:
         lines += [f"Study {e(study.get('name'))} at scale {e(study.get('scale'))}: "
                   f"{e(study.get('description', ''))}.", ""]
         if study.get("settings_in_words"):
             lines += [f"Settings: {e(study['settings_in_words'])}.", ""]
-    lines += ["Every line is computed from the runs in this folder. Horizon: the largest length "
-              "a majority of seeds solve at the model's learning rate chosen on validation; "
-              "bracket [largest solved, smallest failed). A seed's horizon: the largest length "
-              "it solves below the shortest it fails (none: it fails the shortest probed; +: it "
-              "solves every length probed); the median over seeds comes with the "
-              "distribution-free interval from order statistics and its coverage. Two models "
-              "differ only where the two-sided Mann-Whitney test on their seeds' horizons gives "
-              f"p < {vd.ALPHA}.", ""]
-    intro, lines = lines, []
-    baselines = [m for m in _baselines(study) if m != reference]
+    return lines + [
+        "Every line is computed from the runs in this folder. Horizon: the largest length "
+        "a majority of seeds solve at the model's learning rate chosen on validation; "
+        "bracket [largest solved, smallest failed). A seed's horizon: the largest length "
+        "it solves below the shortest it fails (none: it fails the shortest probed; +: it "
+        "solves every length probed); the median over seeds comes with the "
+        "distribution-free interval from order statistics and its coverage. Two models "
+        "differ only where the two-sided Mann-Whitney test on their seeds' horizons gives "
+        f"p < {vd.ALPHA}.", ""]
 
-    headline: list[str] = []
-    by_task: dict[str, dict[str, dict]] = {}
-    for r in recs:
-        by_task.setdefault(r["task"], {})[r["model"]] = r
-    lines += answer(study, tasks, seeds)
-    a_lines, a_head = added_section(study, tasks, by_task, failed_only, seeds)
-    lines += a_lines
-    headline += a_head
-    f_lines, f_head = forget_bias_section(study, tasks, seeds)
-    lines += f_lines
-    headline += f_head
-    lines += factor_table((study or {}).get("factors"), models, tasks, by_task, failed_only,
-                          seeds)
-    # a task without a solved threshold (MNIST) has no horizon: say so, never "no model solves"
-    thresholded = {r["task"] for r in runs if r.get("solved_at") is not None}
-    for task in tasks:
-        rows = by_task.get(task, {})
-        lines += [f"## {e(task)}", ""]
-        if task not in thresholded and any(r.get("task") == task for r in runs):
-            lines += [f"{e(task)} has no solved threshold, so no memory horizon: its models are "
-                      "ranked by test score in the leaderboard.", ""]
-            headline.append(f"{e(task)}: no solved threshold (no horizon); see the leaderboard.")
-            continue
-        measured = [m for m in models if m in rows and (task, m) not in failed_only]
-        lines += ranking(task, models, rows, measured, seeds, failed_only)
-        lines += ties(rows, measured)
-        headline += task_headline(task, rows, measured, reference, failed_only, baselines)
-        c_lines, c_head = chance_floor(task, runs)
-        lines += c_lines
-        headline += c_head
-        ab_lines, ab_head = ablation_table(task, models, reference, seeds, tts)
-        lines += ab_lines
-        headline += ab_head
-        ref_row = rows.get(reference) if (task, reference) not in failed_only else None
-        t_lines, t_head = time_to_solve(task, models, reference, ref_row, tts, searches)
-        lines += t_lines
-        headline += t_head
 
-    for task, why in ((study or {}).get("not_searched") or {}).items():
-        lines += [f"## {e(task)}", "", f"Not measured at this scale: {e(why)}.", ""]
-        headline.append(f"{e(task)}: not measured at this scale.")
-    if jacobian is not None:
-        j_lines, j_head = mech.memory_path_section(jacobian, [*baselines, reference], models)
-        lines += j_lines
-        headline += j_head
-    if gradflow is not None:
-        g_lines, g_head = mech.gradient_flow(gradflow, [*baselines, reference])
-        lines += g_lines
-        headline += g_head if jacobian is None else []
-    head = ["## Headline", "", *[f"- {h}" for h in headline], ""]
-    return "\n".join([*intro, *head, *lines]).rstrip() + "\n", headline
+def task_section(task: str, rows: dict[str, dict], models: list[str], reference: str,
+                 baselines: list[str], runs: list[dict[str, Any]], searches: list[dict],
+                 seeds, tts, failed_only: set, thresholded: bool) -> tuple[list[str], list[str]]:
+    """(lines, headline) of one task's section: ranking, ties, chance floor, ablations against
+    the reference, time to solve; a task without a solved threshold only says so."""
+    lines = [f"## {e(task)}", ""]
+    if not thresholded and any(r.get("task") == task for r in runs):
+        return ([*lines, f"{e(task)} has no solved threshold, so no memory horizon: its models "
+                 "are ranked by test score in the leaderboard.", ""],
+                [f"{e(task)}: no solved threshold (no horizon); see the leaderboard."])
+    measured = [m for m in models if m in rows and (task, m) not in failed_only]
+    lines += ranking(task, models, rows, measured, seeds, failed_only)
+    lines += ties(rows, measured)
+    headline = task_headline(task, rows, measured, reference, failed_only, baselines)
+    ref_row = rows.get(reference) if (task, reference) not in failed_only else None
+    for part_lines, part_head in (chance_floor(task, runs),
+                                  ablation_table(task, models, reference, seeds, tts),
+                                  time_to_solve(task, models, reference, ref_row, tts, searches)):
+        lines += part_lines
+        headline += part_head
+    return lines, headline
 
 
 def _baselines(study: dict[str, Any] | None) -> list[str]:
