@@ -83,10 +83,9 @@ def run_study(
     ``source``, ``retrain_baselines``: models added beside the study's (module docstring).
     ``figures``: ``{"gradflow": draw, "jacobian": draw}``, the report's figures of the
     diagnostics (``memorybench.api.study`` passes them); without, only their CSVs are written."""
-    from memorybench import __version__
-    from memorybench.run.executors import get_executor, usable_cpus
+    from memorybench.run.executors import get_executor
     from memorybench.run.horizon import check_search, horizon_search
-    from memorybench.settings import STUDIES, merge_layers, parse_set_items, study
+    from memorybench.settings import merge_layers, parse_set_items, study
 
     st = study(name, scale)
     extra = dict(sets) if isinstance(sets, dict) else parse_set_items(sets)
@@ -102,10 +101,7 @@ def run_study(
     if added:
         src = source_folder(name, scale, out, source)
         searched["models"] = ([*st["models"], *added] if retrain_baselines else added)
-        search_args = dict(base=st["base"], max_length=st["max_length"], bisect=st["bisect"],
-                           min_length=st.get("min_length"),
-                           extend_rates=st.get("extend_rates", 0))
-        check_search(searched, **search_args)  # the added models' lengths, before any copy
+        check_search(searched, **_search_args(st))  # the added models' lengths, before any copy
         if not retrain_baselines:
             check_same_study(st, settings, src)
     if executor is None:
@@ -121,20 +117,44 @@ def run_study(
             echo(f"copied from {src}: {copied.runs} runs, {copied.records} records "
                  f"({copied.duplicates} already here)")
     searches = horizon_search(
-        searched, base=st["base"], max_length=st["max_length"], bisect=st["bisect"],
-        min_length=st.get("min_length"), extend_rates=st.get("extend_rates", 0), out_dir=out,
-        executor=executor, save_weights=True, echo=echo, reporter_factory=reporter_factory,
-        retry_failed=retry_failed,
+        searched, **_search_args(st), out_dir=out, executor=executor, save_weights=True,
+        echo=echo, reporter_factory=reporter_factory, retry_failed=retry_failed,
     )
     search_seconds = time.perf_counter() - t0
-    g = st["gradflow"]
     figures = figures or {}
-    grad_files = _gradflow(out, searches, g, echo, figures.get("gradflow"))
+    grad_files = _gradflow(out, searches, st["gradflow"], echo, figures.get("gradflow"))
     jac = st.get("jacobian")
     jac_files = _jacobian(out, searches, jac, echo, figures.get("jacobian")) if jac else None
-    models = [*st["models"], *added]
     record = {
-        "name": name, "scale": scale, "description": STUDIES[name]["description"],
+        **_record(name, st, settings, added, src, searches),
+        "command": command, "started_at": started,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "search_seconds": round(search_seconds, 1),
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "gradflow_csv": _rel(grad_files, out, "gradflow.csv"),
+        "jacobian_csv": _rel(jac_files, out, "jacobian.csv"),
+    }
+    store.write_json(out / store.STUDY_RECORD, record)
+    return record
+
+
+def _search_args(st: dict[str, Any]) -> dict[str, Any]:
+    """The horizon search's shape at the study's scale."""
+    return dict(base=st["base"], max_length=st["max_length"], bisect=st["bisect"],
+                min_length=st.get("min_length"), extend_rates=st.get("extend_rates", 0))
+
+
+def _record(name: str, st: dict[str, Any], settings: dict[str, Any], added: list[str],
+            src: Path | None, searches) -> dict[str, Any]:
+    """The study record's definition part: what was studied, at which settings, on which
+    machine (the caller adds the times and the diagnostics' files)."""
+    from memorybench import __version__
+    from memorybench.run.executors import usable_cpus
+    from memorybench.settings import STUDIES
+
+    models = [*st["models"], *added]
+    return {
+        "name": name, "scale": st["scale"], "description": STUDIES[name]["description"],
         "scale_description": st.get("description"),
         "tasks": st["tasks"], "models": models, "reference": st["reference"],
         "factors": st.get("factors"), "steps": st.get("steps"), "claims": st.get("claims"),
@@ -147,23 +167,14 @@ def run_study(
         "copied_from": str(src) if src is not None else None,
         "not_searched": st.get("not_searched", {}),
         "settings": settings, "settings_in_words": settings_in_words(settings),
-        "base": st["base"], "max_length": st["max_length"], "bisect": st["bisect"],
-        "min_length": st.get("min_length"), "extend_rates": st.get("extend_rates", 0),
-        "gradflow": g, "command": command, "started_at": started,
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "search_seconds": round(search_seconds, 1),
-        "wall_seconds": round(time.perf_counter() - t0, 1),
+        **_search_args(st), "gradflow": st["gradflow"],
         "machine": f"{platform.machine()}, {usable_cpus()} CPUs, {platform.platform()}",
         "memorybench_version": __version__,
-        "gradflow_csv": _rel(grad_files, out, "gradflow.csv"),
         # searches that stopped at a length that is not a measurement (a failed run): task ->
         # model -> "L=50: 2 of 10 runs failed (...)"; `memorybench study` then exits 1
         "not_measured": _not_measured(searches),
-        "jacobian": jac,
-        "jacobian_csv": _rel(jac_files, out, "jacobian.csv"),
+        "jacobian": st.get("jacobian"),
     }
-    store.write_json(out / store.STUDY_RECORD, record)
-    return record
 
 
 def _rel(files: dict | None, out: Path, name: str) -> str | None:
