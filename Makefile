@@ -38,11 +38,14 @@ bench: setup
 # the run id and the leaderboard aggregation, tries each mutant against the fast unit tests that
 # cover it, and writes the mutants no test kills to $(MUTATE_OUT). A subset:
 # make mutate MUTANTS='memorybench.run.store.*'; `.venv/bin/mutmut show NAME` prints one diff.
-LEADERBOARD_AGGREGATION := load_runs train_id _canon variant_of entry_key _median aggregate \
-	_select_rates rank leaderboard horizons bracket _missing train_settings
+LEADERBOARD_AGGREGATION := _median aggregate _select_rates rank leaderboard horizons
+LEADERBOARD_LOADING := load_runs train_id variant_of entry_key train_settings
+LEADERBOARD_FORMAT := canon bracket missing
 MUTANTS ?= memorybench.tasks.* memorybench.run.store.* memorybench.run.sweep.x_plan_status__* \
 	memorybench.config.x_run_id__* memorybench.config.x_canonical_json__* \
-	$(foreach f,$(LEADERBOARD_AGGREGATION),memorybench.report.leaderboard.x_$(f)__mutmut_*)
+	$(foreach f,$(LEADERBOARD_AGGREGATION),memorybench.report.leaderboard.x_$(f)__mutmut_*) \
+	$(foreach f,$(LEADERBOARD_LOADING),memorybench.report.load.x_$(f)__mutmut_*) \
+	$(foreach f,$(LEADERBOARD_FORMAT),memorybench.report.format.x_$(f)__mutmut_*)
 MUTATE_OUT ?= results/mutation-survivors.txt
 MUTATE_JOBS ?= 2
 mutate: setup

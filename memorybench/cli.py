@@ -206,10 +206,12 @@ def show_cmd(results: Path, task_filter: str | None) -> None:
 
     from memorybench.errors import printable
     from memorybench.report import leaderboard as lb
+    from memorybench.report.labels import display_rows
+    from memorybench.report.load import load_runs
 
     if not (results / "runs").is_dir():
         raise ConfigError(f"--out {str(results)!r} has no runs/ folder")
-    runs = lb.load_runs(results, warn=_warn)
+    runs = load_runs(results, warn=_warn)
     if task_filter is not None:
         known = sorted({r["task"] for r in runs})
         if task_filter not in known:
@@ -219,7 +221,7 @@ def show_cmd(results: Path, task_filter: str | None) -> None:
         runs = [r for r in runs if r["task"] == task_filter]
     if not runs:
         raise ConfigError(f"no completed runs under {results / 'runs'}")
-    _, blocks = lb.display_rows(lb.leaderboard(runs), "leaderboard")
+    _, blocks = display_rows(lb.leaderboard(runs), "leaderboard")
     console = _console()
     if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
         from rich.console import Console
@@ -479,7 +481,7 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
         executor=ex, echo=lambda m: console.print(m, markup=False, highlight=False),
         reporter_factory=lambda: RichReporter(console),
     )
-    from memorybench.report.leaderboard import bracket
+    from memorybench.report.format import bracket
 
     for x in searches:
         console.print(f"{x.task:<14} {x.model:<16} horizon {bracket(x.lo, x.hi, x.hit_max)}"
@@ -773,7 +775,7 @@ def _print_published(console, results: Path, banner: str) -> None:
     from rich.table import Table
 
     from memorybench.report.comparison import comparison_rows, distance
-    from memorybench.report.leaderboard import fmt
+    from memorybench.report.format import fmt
 
     scale, rows = comparison_rows(results)
     if not console.is_terminal:  # piped: do not squeeze the table into 80 columns

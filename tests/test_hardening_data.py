@@ -444,12 +444,12 @@ def test_a_fifo_named_like_a_figure_is_not_embedded_and_does_not_hang_the_report
 
 # -- 9 (reproduce.json). a deeply nested reproduction record is a warning ---------------------
 def test_a_deeply_nested_reproduction_record_is_a_warning_not_a_crash(tmp_path):
-    from memorybench.report import leaderboard as lb
+    from memorybench.report import load
 
     _fake_run(tmp_path, "a" * 16)
     (tmp_path / "reproduce.json").write_text(NESTED)
     notes: list[str] = []
-    assert [r["model"] for r in lb.load_runs(tmp_path, warn=notes.append)] == ["lstm"]
+    assert [r["model"] for r in load.load_runs(tmp_path, warn=notes.append)] == ["lstm"]
     assert len(notes) == 1 and "reproduce.json" in notes[0] and "nested too deeply" in notes[0]
 
 

@@ -124,7 +124,7 @@ def test_report_embeds_no_linked_file_and_reads_no_linked_run(tmp_path, monkeypa
 def test_plots_replace_a_linked_file_instead_of_writing_through_it(tmp_path):
     import matplotlib.pyplot as plt
 
-    from memorybench.report.plots import save_figure
+    from memorybench.report.plot_style import save_figure
 
     target = tmp_path / "target.png"
     target.write_bytes(b"keep me")

@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from memorybench.report import eval_lengths, load
+from memorybench.report import format as fm
 from memorybench.report import leaderboard as lb
 from memorybench.run import store
 
@@ -64,7 +66,7 @@ def test_aggregates_follow_their_definitions():
     assert (row["n_seeds"], row["n_failed"], row["n_diverged"]) == (5, 1, 1)
     assert (row["metric"], row["higher_is_better"]) == ("mse", False)
     assert (row["solved_at"], row["chance"]) == (0.01, pytest.approx(1 / 6))
-    assert {k: row[k] for k in lb.ENTRY_KEY} == dict(
+    assert {k: row[k] for k in load.ENTRY_KEY} == dict(
         dataset="synthetic", task="adding", variant="", length=10, train="t1", model="lstm",
         units=8, layers=1, model_params="", lr=0.01)
 
@@ -96,7 +98,7 @@ def test_every_mean_counts_every_seed_whatever_their_order(order):
     assert row["paper_metrics_mean"] == {"fraction_correct": pytest.approx(0.4)}
     assert row["params"] == 200 and row["steps_to_solve_median"] == 20
     assert row["seconds_to_solve_median"] == 2.0 and row["n_seeds"] == 3
-    (by_len,) = lb.eval_length_table(runs).to_dict("records")
+    (by_len,) = eval_lengths.eval_length_table(runs).to_dict("records")
     assert by_len["metric_mean"] == pytest.approx(0.4)
     assert by_len["score_mean"] == pytest.approx(0.4)
     assert by_len["solved_frac"] == pytest.approx(2 / 3) and by_len["n_seeds"] == 3
@@ -142,22 +144,22 @@ def test_entries_split_on_every_key_field():
 
 def test_entry_key_reads_defaults_for_older_summaries():
     r = {"task": "adding", "length": "25", "model": "gru", "lr": "0.01"}
-    assert lb.entry_key(r) == ("synthetic", "adding", "", 25, "", "gru", None, None, "", 0.01)
+    assert load.entry_key(r) == ("synthetic", "adding", "", 25, "", "gru", None, None, "", 0.01)
 
 
 def test_variant_is_the_set_task_parameters_but_length_sorted():
-    assert lb.variant_of({"length": 5, "variant": "half", "bits": 3, "unset": None}) == \
+    assert load.variant_of({"length": 5, "variant": "half", "bits": 3, "unset": None}) == \
         "bits=3,variant=half"
-    assert lb.variant_of(None) == "" and lb.variant_of({"length": 5}) == ""
+    assert load.variant_of(None) == "" and load.variant_of({"length": 5}) == ""
 
 
 def test_train_id_is_a_short_hash_of_the_settings_in_any_key_order():
-    a = lb.train_id({"steps": 100, "batch_size": 8})
-    assert a == lb.train_id({"batch_size": 8, "steps": 100})
+    a = load.train_id({"steps": 100, "batch_size": 8})
+    assert a == load.train_id({"batch_size": 8, "steps": 100})
     assert a == hashlib.sha256(b'{"batch_size":8,"steps":100}').hexdigest()[:8]
-    assert lb.train_id({"steps": 200, "batch_size": 8}) != a
-    assert lb.train_id({}) == "" and lb.train_id(None) == ""
-    assert lb._canon({"p": Path("x")}) == '{"p":"x"}'
+    assert load.train_id({"steps": 200, "batch_size": 8}) != a
+    assert load.train_id({}) == "" and load.train_id(None) == ""
+    assert fm.canon({"p": Path("x")}) == '{"p":"x"}'
 
 
 # -- the learning rate chosen on validation ------------------------------------------------
@@ -238,7 +240,7 @@ def test_leaderboard_carries_the_scale_of_a_reproduction_and_the_published_numbe
     # adding at L=10 matches no published number: the task's reference rows are unmatched
     matched, unmatched = board.attrs["published"]
     assert matched == [] and unmatched and {u["task"] for u in unmatched} == {"adding"}
-    assert lb.train_settings([run(train="t2")]) == {"t2": {}}
+    assert load.train_settings([run(train="t2")]) == {"t2": {}}
 
 
 # -- memory horizon --------------------------------------------------------------------------
@@ -255,22 +257,22 @@ def test_horizon_is_the_largest_length_a_majority_solves_and_brackets_it():
     assert (h["lengths"], h["solved_lengths"]) == ("5,10,20,40,80", "5,20")
     assert h["lrs_chosen"] == "5:0.01,10:0.01,20:0.01,40:0.01,80:0.01"
     assert h["n_seeds"] == 3 and h["params"] == 1000
-    assert lb.bracket(h["horizon"], h["smallest_failed"], h["hit_max"]) == "[20, 40)"
+    assert fm.bracket(h["horizon"], h["smallest_failed"], h["hit_max"]) == "[20, 40)"
 
 
 def test_no_solved_length_brackets_below_the_smallest():
     (h,) = lb.horizons([*_at(20, 0), *_at(10, 1, params=None)]).to_dict("records")
-    assert lb.missing(h["horizon"]) and h["smallest_failed"] == 10 and h["solved_lengths"] == ""
+    assert fm.missing(h["horizon"]) and h["smallest_failed"] == 10 and h["solved_lengths"] == ""
     assert h["params"] == 1000 and h["lengths"] == "10,20"
-    assert lb.bracket(h["horizon"], h["smallest_failed"]) == "[-, 10)"
+    assert fm.bracket(h["horizon"], h["smallest_failed"]) == "[-, 10)"
 
 
 def test_a_search_stopped_at_its_maximum_marks_a_lower_bound_only_when_still_solving():
     solving = [*_at(10, 2), *_at(20, 2)]
     searches = [{"task": "adding", "model": "lstm", "hit_max": True}]
     (h,) = lb.horizons(solving, searches).to_dict("records")
-    assert h["hit_max"] is True and lb.missing(h["smallest_failed"])
-    assert lb.bracket(h["horizon"], h["smallest_failed"], h["hit_max"]) == "[20, -) max"
+    assert h["hit_max"] is True and fm.missing(h["smallest_failed"])
+    assert fm.bracket(h["horizon"], h["smallest_failed"], h["hit_max"]) == "[20, -) max"
     (h,) = lb.horizons([*solving, *_at(40, 0)], searches).to_dict("records")
     assert h["hit_max"] is False
     (h,) = lb.horizons(solving, [{"task": "adding", "model": "gru", "hit_max": 1}]) \
@@ -334,10 +336,10 @@ def test_horizon_settings_and_empty_cells():
 
 
 def test_bracket_and_missing_values():
-    assert lb.bracket(None, None) == "[-, -)"
-    assert lb.bracket(float("nan"), 50.0) == "[-, 50)"
-    assert lb.bracket(pd.NA, 25, hit_max=False) == "[-, 25)"
-    assert [lb.missing(v) for v in (None, pd.NA, math.nan, 0, 0.0, "")] == [
+    assert fm.bracket(None, None) == "[-, -)"
+    assert fm.bracket(float("nan"), 50.0) == "[-, 50)"
+    assert fm.bracket(pd.NA, 25, hit_max=False) == "[-, 25)"
+    assert [fm.missing(v) for v in (None, pd.NA, math.nan, 0, 0.0, "")] == [
         True, True, True, False, False, False]
 
 
@@ -363,10 +365,10 @@ def test_load_runs_adds_the_training_hash_without_the_rate_and_the_model_params(
     _write_run(tmp_path, "h", base, {"train": [1], "model": {"params": [1]}})  # wrong shapes
     _write_run(tmp_path, "i", base, {"model": "lstm"})
     (tmp_path / "runs" / "g").mkdir()  # running
-    runs = {Path(r["run_dir"]).name: r for r in lb.load_runs(tmp_path, warn=pytest.fail)}
+    runs = {Path(r["run_dir"]).name: r for r in load.load_runs(tmp_path, warn=pytest.fail)}
     assert sorted(runs) == ["a", "b", "c", "d", "e", "f", "h", "i"]
     no_lr = {"steps": 100, "batch_size": 8}
-    assert runs["a"]["train"] == runs["b"]["train"] == lb.train_id(no_lr)  # rates compared
+    assert runs["a"]["train"] == runs["b"]["train"] == load.train_id(no_lr)  # rates compared
     assert runs["a"]["train_settings"] == runs["b"]["train_settings"] == no_lr
     assert (runs["a"]["lr"], runs["b"]["lr"]) == (0.01, 0.5)  # the summary's rate wins
     assert runs["a"]["model_params"] == '{"a":[2],"b":1}' and runs["b"]["model_params"] == ""
@@ -381,10 +383,10 @@ def test_load_runs_warns_about_a_corrupt_summary_naming_it(tmp_path):
     d.mkdir()
     (d / store.SUMMARY).write_text('{"status": ')
     with pytest.warns(UserWarning, match="skipping run bad: .*summary.json: unreadable"):
-        runs = lb.load_runs(tmp_path)
+        runs = load.load_runs(tmp_path)
     assert [Path(r["run_dir"]).name for r in runs] == ["ok"]
     notes: list[str] = []
-    assert len(lb.load_runs(tmp_path, warn=notes.append)) == 1
+    assert len(load.load_runs(tmp_path, warn=notes.append)) == 1
     assert len(notes) == 1 and notes[0].startswith("skipping run bad: ")
 
 
@@ -395,10 +397,10 @@ def test_load_runs_marks_the_runs_of_a_reproduction_with_its_scale(tmp_path):
     stands = {"task": "adding", "length": 600}
     (tmp_path / "reproduce.json").write_text(json.dumps(
         {"scale": "cpu", "scale_words": "1/10 of the length", "runs": {"r1": stands}}))
-    runs = {r["run_id"]: r for r in lb.load_runs(tmp_path, warn=pytest.fail)}
+    runs = {r["run_id"]: r for r in load.load_runs(tmp_path, warn=pytest.fail)}
     assert (runs["r1"]["reproduces"], runs["r1"]["scale"]) == (stands, "1/10 of the length")
     assert "reproduces" not in runs["r2"]
     (tmp_path / "reproduce.json").write_text("{")
     notes: list[str] = []
-    assert len(lb.load_runs(tmp_path, warn=notes.append)) == 2
+    assert len(load.load_runs(tmp_path, warn=notes.append)) == 2
     assert len(notes) == 1 and "reproduce.json: not a reproduction record" in notes[0]

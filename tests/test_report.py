@@ -447,11 +447,11 @@ def test_svg_text_is_text(study_report):
 
 
 def test_training_settings_in_words_not_hashes(study_report):
-    from memorybench.report import leaderboard as lb
+    from memorybench.report import load
 
     root, index = study_report
     rep = root / "report"
-    runs = lb.load_runs(root)
+    runs = load.load_runs(root)
     hashes = {r["train"] for r in runs}
     assert len(hashes) == 2  # copy memory trains longer
     md = (rep / "leaderboard.md").read_text()
@@ -468,20 +468,20 @@ def test_training_settings_in_words_not_hashes(study_report):
 
 
 def test_train_words_name_only_what_differs():
-    from memorybench.report import leaderboard as lb
+    from memorybench.report import labels
 
-    common, diff = lb.train_differences({
+    common, diff = labels.train_differences({
         "a": {"steps": 2000, "batch_size": 64, "optimizer": "adam", "clipnorm": 1.0},
         "b": {"steps": 4000, "batch_size": 64, "optimizer": "adam", "clipnorm": 0.0}})
     assert common == "batch 64, adam"
     assert diff == {"a": "2000 steps, clipnorm 1", "b": "4000 steps, no gradient clipping"}
-    assert lb.train_words({"steps": 2000, "lr": 0.003, "batch_size": 64}) == \
+    assert labels.train_words({"steps": 2000, "lr": 0.003, "batch_size": 64}) == \
         "2000 steps, batch 64, lr 0.003"
-    assert lb.train_differences({"a": {"steps": 1}}) == ("1 steps", {"a": "train a"})
+    assert labels.train_differences({"a": {"steps": 1}}) == ("1 steps", {"a": "train a"})
 
 
 def test_identity_is_name_plus_differing_params_and_sizes_show_only_where_mixed():
-    from memorybench.report import leaderboard as lb
+    from memorybench.report import labels
 
     def entry(model, units, params="", task="adding", length=10):
         return {"dataset": "synthetic", "task": task, "variant": "", "length": length,
@@ -492,24 +492,24 @@ def test_identity_is_name_plus_differing_params_and_sizes_show_only_where_mixed(
                 "seconds_to_solve_median": None, "throughput": 1.0, "n_seeds": 1,
                 "n_failed": 0, "n_diverged": 0, "metric": "mse"}
 
-    ids = lb.identities([entry("lmu", 8, '{"order":4,"theta":50}'),
+    ids = labels.identities([entry("lmu", 8, '{"order":4,"theta":50}'),
                          entry("lmu", 8, '{"order":4,"theta":100}'), entry("gru", 8)])
     assert ids[("lmu", '{"order":4,"theta":50}', 1)] == "lmu(theta=50)"
     assert ids[("gru", "", 1)] == "gru"
     # units differ between tasks (--match-params): no size in any label
     df = pd.DataFrame([entry("gru", 73), entry("gru", 68, task="copy_memory")])
-    blocks = lb.display_blocks(df, "leaderboard", {})
+    blocks = labels.display_blocks(df, "leaderboard", {})
     assert [b.rows[0][1] for b in blocks] == ["gru", "gru"]
     assert [b.rows[0][3] for b in blocks] == ["73", "68"]
     # two sizes in ONE block stay two rows, and say so there only
     df = pd.DataFrame([entry("gru", 73), entry("gru", 68), entry("gru", 50, length=20)])
-    rows = [r for b in lb.display_blocks(df, "leaderboard", {}) for r in b.rows]
+    rows = [r for b in labels.display_blocks(df, "leaderboard", {}) for r in b.rows]
     assert [r[1] for r in rows] == ["gru [73u]", "gru [68u]", "gru"]
 
 
 def test_one_style_per_model_by_family():
     from memorybench.models.builtin import BUILTIN_CELLS, BUILTIN_MODELS
-    from memorybench.report.plots import FAMILIES, styles
+    from memorybench.report.plot_style import FAMILIES, styles
 
     builtin = [m for _, members, _ in FAMILIES for m in members]
     # every model the suite ships has a family (none is drawn as a plugin), each listed once
@@ -536,33 +536,33 @@ def test_template_ships_as_package_data():
 
 
 def test_long_block_titles_are_wrapped_to_their_panel():
-    from memorybench.report import plots
+    from memorybench.report import plot_style
 
     block = ("permuted_mnist (permutation_seed=92916,pixels_per_step=28) [mnist-5k], 46 steps, "
              "batch 64, rmsprop, clipnorm 1, evaluated every 23 steps, 2944 training sequences")
-    title = plots._wrapped(block, 4.6)  # a 4.6-inch panel, 8 characters an inch
+    title = plot_style.wrapped(block, 4.6)  # a 4.6-inch panel, 8 characters an inch
     lines = title.split("\n")
     assert len(lines) > 1 and max(map(len, lines)) <= int(4.6 * 8)
     assert "".join(title.split()) == "".join(block.split())  # nothing lost: only line breaks
-    assert plots._title_lines([block, "adding"], 4.6) == len(lines)
-    assert plots._wrapped("adding", 4.6) == "adding"
+    assert plot_style.title_lines([block, "adding"], 4.6) == len(lines)
+    assert plot_style.wrapped("adding", 4.6) == "adding"
 
 
 def test_a_figure_title_stays_clear_of_the_legend_right_of_its_panels():
     """At three models and one panel, a title centred over the whole figure ran into the legend
-    (the demo's "Memory horizon: score against length" and learning curves); ``_title`` centres
-    it over the panels and wraps it to their width."""
+    (the demo's "Memory horizon: score against length" and learning curves); ``figure_title``
+    centres it over the panels and wraps it to their width."""
     import matplotlib.pyplot as plt
 
-    from memorybench.report import plots
+    from memorybench.report import plot_style
 
     def boxes(titled):
-        fig, axes = plots.grid(1, w=4.0, h=3.1)
+        fig, axes = plot_style.grid(1, w=4.0, h=3.1)
         for name in ("simple_rnn", "ungated", "lstm"):
             axes[0].plot([1, 2], [0, 1], label=name)
-        plots._legend(fig, axes, ["simple_rnn", "ungated", "lstm"])
+        plot_style.figure_legend(fig, axes, ["simple_rnn", "ungated", "lstm"])
         text = "Learning curves: adding (variant=half), a title longer than its panel"
-        t = plots._title(fig, text) if titled else fig.suptitle(text)
+        t = plot_style.figure_title(fig, text) if titled else fig.suptitle(text)
         fig.canvas.draw()
         r = fig.canvas.get_renderer()
         title, legend = t.get_window_extent(r), fig.legends[0].get_window_extent(r)

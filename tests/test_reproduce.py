@@ -228,7 +228,7 @@ def trained(tmp_path_factory):
 
 def test_report_puts_published_numbers_beside_ours_labelled_scaled(trained):
     from memorybench.report.html import render_html, report_tables
-    from memorybench.report.leaderboard import load_runs
+    from memorybench.report.load import load_runs
 
     out = trained
     runs = load_runs(out)
@@ -333,7 +333,7 @@ def test_record_round_trip_and_corrupt_record(tmp_path):
     with pytest.raises(DataError, match="not a reproduction record"):
         store.load_reproduction(tmp_path)
     # the report goes on without it, saying which file it ignored
-    from memorybench.report.leaderboard import _attach_reproduction
+    from memorybench.report.load import _attach_reproduction
 
     said, runs = [], [{"run_id": "a"}]
     _attach_reproduction(tmp_path, runs, said.append)

@@ -9,6 +9,7 @@ import pytest
 
 from memorybench.errors import ConfigError
 from memorybench.report import findings as fd
+from memorybench.report import format as fm
 from memorybench.report import leaderboard as lb
 from memorybench.run.horizon import Search, outcome
 from memorybench.run.selection import choose_rate, majority_solved
@@ -94,7 +95,7 @@ def test_a_model_that_fails_the_base_length_gets_an_open_bracket():
     s = Search("adding", "simple_rnn", base=10, max_length=100, bisect=2)
     assert probe_all(s, solved_up_to=5) == [10]
     assert (s.lo, s.hi) == (None, 10)
-    assert lb.bracket(None, 10) == "[-, 10)" and lb.bracket(50, None, True) == "[50, -) max"
+    assert fm.bracket(None, 10) == "[-, 10)" and fm.bracket(50, None, True) == "[50, -) max"
 
 
 def test_below_the_base_the_search_halves_down_to_its_floor_then_bisects():
@@ -493,9 +494,9 @@ def test_the_report_says_not_measured_where_a_search_stopped_at_a_failure():
     runs = [summary(length=10, seed=s, solved=True, val=0.001) for s in (0, 1, 2)]
     runs += [summary(length=20, seed=s, status="failed") for s in (0, 1, 2)]
     row = lb.horizons(runs).to_dict("records")[0]
-    assert row["horizon"] == 10 and lb.missing(row["smallest_failed"])
+    assert row["horizon"] == 10 and fm.missing(row["smallest_failed"])
     assert row["not_measured"] == "L=20: 3 of 3 seeds failed at lr 0.01" and not row["hit_max"]
-    assert lb.bracket_of(row) == "[10, ?) not measured at L=20: 3 of 3 seeds failed at lr 0.01"
+    assert fm.bracket_of(row) == "[10, ?) not measured at L=20: 3 of 3 seeds failed at lr 0.01"
     md, headline = fd.findings(runs, [], {"name": "s", "scale": "t", "tasks": ["adding"],
                                           "models": ["lstm"], "reference": "lstm"})
     assert headline[0] == ("adding: longest horizon lstm, solves L=10, is not measured at L=20: "

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from memorybench.report import verdict as vd
-from memorybench.report.leaderboard import bracket_of, md_table
-from memorybench.report.leaderboard import md_text as e
+from memorybench.report.format import bracket_of, md_table
+from memorybench.report.format import md_text as e
 
 
 def added_models(study: dict[str, Any] | None) -> list[tuple[str, str]]:

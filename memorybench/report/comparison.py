@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from memorybench.report import leaderboard as lb
+from memorybench.report.load import load_runs
 
 
 def comparison_rows(results: str | Path) -> tuple[str | None, list[dict[str, Any]]]:
     """(the scale in words or None, the published numbers beside ours) of a results folder."""
-    board = lb.leaderboard(lb.load_runs(results, warn=lambda m: None))
+    board = lb.leaderboard(load_runs(results, warn=lambda m: None))
     return board.attrs.get("scale"), board.attrs.get("published", ([], []))[0]
 
 

@@ -25,15 +25,9 @@ from memorybench.report import survival as sv
 from memorybench.report import verdict as vd
 from memorybench.report.added import added_section
 from memorybench.report.forget_bias import forget_bias_section
-from memorybench.report.leaderboard import (
-    bracket,
-    bracket_of,
-    fmt,
-    horizons,
-    md_table,
-    missing,
-)
-from memorybench.report.leaderboard import md_text as e
+from memorybench.report.format import bracket, bracket_of, fmt, md_table, missing
+from memorybench.report.format import md_text as e
+from memorybench.report.leaderboard import horizons
 
 FINDINGS = "findings.md"
 

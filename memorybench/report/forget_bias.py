@@ -19,8 +19,8 @@ import math
 from typing import Any
 
 from memorybench.report import verdict as vd
-from memorybench.report.leaderboard import md_table
-from memorybench.report.leaderboard import md_text as e
+from memorybench.report.format import md_table
+from memorybench.report.format import md_text as e
 
 CHRONO = "chrono"
 

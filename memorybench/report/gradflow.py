@@ -12,7 +12,7 @@ from memorybench.diagnostics.gradflow import write_gradflow
 
 def plot_gradflow(df, path: Path, title: str) -> list[Path]:
     """||dL/dx_t|| against t, log y: one panel at initialisation and one trained (when there are
-    trained runs), one line per model in its report colour (``plots.styles``: by family, so a
+    trained runs), one line per model in its report colour (``plot_style.styles``: by family, so a
     dozen models stay apart); several trained runs of one model: solid, dash-dot, dotted.
     Writes PNG and SVG (text stays text)."""
     import matplotlib
@@ -21,7 +21,7 @@ def plot_gradflow(df, path: Path, title: str) -> list[Path]:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from memorybench.report.plots import RC, save_pair, styles
+    from memorybench.report.plot_style import RC, save_pair, styles
 
     models = list(dict.fromkeys(df["model"]))
     look = styles((m, m) for m in models)

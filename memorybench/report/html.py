@@ -12,6 +12,10 @@ from pathlib import Path
 
 from memorybench.errors import ConfigError, OutputError, os_error_line
 from memorybench.report import leaderboard as lb
+from memorybench.report.eval_lengths import eval_length_markdown, eval_length_table
+from memorybench.report.labels import display_blocks, train_differences, train_words
+from memorybench.report.load import load_runs, train_settings
+from memorybench.report.published import PUBLISHED_NOTE, SCALED_WARNING, published_blocks
 from memorybench.run import store
 
 REPORT_DIR = "report"
@@ -53,7 +57,7 @@ def make_report(
     out = results / REPORT_DIR
     plots = out / "plots"
     check_output(results, out, plots)  # before anything is read, computed or written
-    runs = lb.load_runs(results, warn=note)
+    runs = load_runs(results, warn=note)
     if not runs:
         raise ConfigError(f"no completed runs under {results / 'runs'}")
     for f in linked_inputs(results):
@@ -144,7 +148,7 @@ def report_tables(results: str | Path, runs: list[dict] | None = None,
     from memorybench.report import mechanism as mech
 
     results = Path(results)
-    runs = lb.load_runs(results, warn=lambda msg: None) if runs is None else runs
+    runs = load_runs(results, warn=lambda msg: None) if runs is None else runs
     searches = store.load_searches(results, warn=warn)
     board = lb.leaderboard(runs)
     hor = lb.horizons(runs, searches)
@@ -163,10 +167,10 @@ def report_tables(results: str | Path, runs: list[dict] | None = None,
         "horizon.csv": store.frame_csv(hor),
         "horizon.md": lb.to_markdown(hor, "horizon", "Memory horizon"),
     })
-    by_length = lb.eval_length_table(runs)  # induction_heads' eval_lengths, per length
+    by_length = eval_length_table(runs)  # induction_heads' eval_lengths, per length
     if len(by_length):
         t["eval_lengths.csv"] = store.frame_csv(by_length)
-        t["eval_lengths.md"] = lb.eval_length_markdown(by_length)
+        t["eval_lengths.md"] = eval_length_markdown(by_length)
     t.board, t.hor, t.searches = board, hor, searches
     return t
 
@@ -281,9 +285,9 @@ def render_html(board, hor, figures, grad_pngs, runs, skipped, out: Path,
     for r in runs:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
     devices = sorted({str(r.get("device")) for r in runs if r.get("device")})
-    settings = lb.train_settings(runs)
-    common, differ = lb.train_differences(settings)
-    trains = [{"id": t, "differ": differ.get(t, ""), "full": lb.train_words(settings[t])}
+    settings = train_settings(runs)
+    common, differ = train_differences(settings)
+    trains = [{"id": t, "differ": differ.get(t, ""), "full": train_words(settings[t])}
               for t in sorted(settings)]
 
     def svg_link(svg: Path | None) -> str:
@@ -311,13 +315,13 @@ def render_html(board, hor, figures, grad_pngs, runs, skipped, out: Path,
         # markdown_html escapes every piece of text itself
         findings=Markup(markdown_html(findings_md)) if findings_md else "",
         common=common, trains=trains,
-        board=lb.display_blocks(board, "leaderboard", settings),
-        horizon=lb.display_blocks(hor, "horizon", settings),
+        board=display_blocks(board, "leaderboard", settings),
+        horizon=display_blocks(hor, "horizon", settings),
         figures=[{"title": f.title, "uri": _data_uri(f.png), "caption": f.caption,
                   "svg": svg_link(f.svg)} for f in figures],
         gradflow=grads,
-        published=lb.published_blocks(board), published_note=lb.PUBLISHED_NOTE,
-        scaled=lb.SCALED_WARNING.format(scale=board.attrs["scale"])
+        published=published_blocks(board), published_note=PUBLISHED_NOTE,
+        scaled=SCALED_WARNING.format(scale=board.attrs["scale"])
         if board.attrs.get("scale") else "",
     )
     return page.rstrip("\n") + "\n"

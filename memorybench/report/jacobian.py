@@ -36,7 +36,7 @@ def plot_jacobians(df, path: Path, title: str) -> list[Path]:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from memorybench.report.plots import RC, save_pair, styles
+    from memorybench.report.plot_style import RC, save_pair, styles
 
     data = df[df["path"].isin(PATHS) & df["norm"].notna()]
     models = list(dict.fromkeys(df["model"]))

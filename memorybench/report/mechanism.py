@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from memorybench.errors import MemorybenchError
-from memorybench.report.leaderboard import fmt, md_table
-from memorybench.report.leaderboard import md_text as e
+from memorybench.report.format import fmt, md_table
+from memorybench.report.format import md_text as e
 from memorybench.run import store
 
 

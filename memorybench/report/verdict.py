@@ -94,7 +94,8 @@ def coverage(n: int, j: int) -> float:
 
 def chosen_runs(runs: Iterable[dict[str, Any]]) -> dict[tuple, dict[int, list[dict]]]:
     """{entry group (``GROUP``): {length: the runs at that length's chosen rate}}."""
-    from memorybench.report.leaderboard import ENTRY_KEY, aggregate, entry_key
+    from memorybench.report.leaderboard import aggregate
+    from memorybench.report.load import ENTRY_KEY, entry_key
 
     runs = list(runs)
     chosen = {tuple(r[k] for k in ENTRY_KEY) for r in aggregate(runs) if r["chosen"]}
