@@ -42,7 +42,7 @@ from memorybench import config as C
 from memorybench.models import resolve as R
 from memorybench.registry import load_plugin
 from memorybench.run import store
-from memorybench.run.executors import RayExecutor
+from memorybench.run.ray_executor import RayExecutor
 from memorybench.run.sweep import sweep
 from memorybench.settings import expand, merge_layers, profile
 

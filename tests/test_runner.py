@@ -253,7 +253,7 @@ def _fail_out_of_run(tmp_path, monkeypatch):
 
 def _fail_in_a_worker(tmp_path, monkeypatch):
     # a Ray task that did not come back: the driver records the run
-    from memorybench.run.executors import record_crash
+    from memorybench.run.ray_executor import record_crash
 
     return record_crash(tmp_path, R.resolve(tiny()), MemoryError("worker ran out of memory"), 1.5)
 
