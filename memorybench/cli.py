@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 
+from memorybench import cli_options as options
+from memorybench import cli_render as render
 from memorybench.config import DEFAULT_UNITS, PRECISIONS
 from memorybench.diagnostics.gradflow import LOSS_STEPS
 from memorybench.errors import ConfigError, MemorybenchError, printable
-from memorybench.run.executors import EXECUTORS
 from memorybench.run.reproduce import SCALES as REPRODUCE_SCALES
 from memorybench.run.store import DEFAULT_RESULTS
 from memorybench.settings import DEFAULT_PROFILE, PROFILES, STUDIES
@@ -44,35 +45,6 @@ def model_app() -> None:
     """Inspect cells and models."""
 
 
-class AliasOption(click.Option):
-    """An option with old spellings (``hidden_aliases``) that still parse, for a release, but
-    are left out of ``--help`` and of error messages: one name per option in the grammar."""
-
-    def __init__(self, *args, hidden_aliases: tuple[str, ...] = (), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.hidden_aliases = tuple(hidden_aliases)
-        self.opts.extend(a for a in self.hidden_aliases if a not in self.opts)  # they parse
-
-    def _shown(self) -> list[str]:
-        return [o for o in self.opts if o not in self.hidden_aliases]
-
-    def get_help_record(self, ctx):
-        opts, self.opts = self.opts, self._shown()
-        try:
-            return super().get_help_record(ctx)
-        finally:
-            self.opts = opts
-
-    def get_error_hint(self, ctx) -> str:
-        return " / ".join(f"'{o}'" for o in self._shown())
-
-
-plugin_opt = click.option(
-    "--plugin", "plugin", multiple=True, type=click.Path(path_type=Path),
-    help="Python file that registers cells, models or tasks (repeatable).",
-)
-
-
 def load_plugins(paths) -> dict[str, str]:
     """Load ``--plugin`` files; returns path -> sha256."""
     from memorybench.registry import load_plugin
@@ -80,16 +52,10 @@ def load_plugins(paths) -> dict[str, str]:
     return {str(p): load_plugin(p) for p in paths or []}
 
 
-def _console():
-    from rich.console import Console
-
-    return Console()
-
-
 # -- list ------------------------------------------------------------------------------------
 @app.command("list")
 @click.argument("what", default="all")
-@plugin_opt
+@options.plugin_opt
 def list_cmd(what: str, plugin) -> None:
     """List registered task and model names: WHAT is tasks, models or all."""
     choices = ("tasks", "models", "all")
@@ -114,7 +80,7 @@ def list_cmd(what: str, plugin) -> None:
               help="Task parameter FIELD=value, task.FIELD=value or NAME.FIELD=value, as in "
                    "`run --set` (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
-@plugin_opt
+@options.plugin_opt
 def task_show(name: str, length: int | None, set_, seed: int, plugin) -> None:
     """Show a task's card (definition, spec, chance and solved level) and a rendered sample."""
     load_plugins(plugin)
@@ -126,7 +92,7 @@ def task_show(name: str, length: int | None, set_, seed: int, plugin) -> None:
     if length is not None:
         params["length"] = length
     task = get_task(name, **params)
-    _check_sample_size(name, task)  # before a sample the memory cannot hold is allocated
+    render.check_sample_size(name, task)  # before a sample the memory cannot hold is allocated
     doc = inspect.getdoc(sys.modules[cls.__module__]) or inspect.getdoc(cls) or ""
     click.echo(f"== {name} ==\n{doc}\n\n== instance ==")
     for k, v in {**task.params(), **task.spec.to_dict()}.items():
@@ -136,23 +102,6 @@ def task_show(name: str, length: int | None, set_, seed: int, plugin) -> None:
     click.echo(task.render(x[0], y[0]))
 
 
-TASK_SHOW_MAX_BYTES = 256 * 2**20  # one rendered sequence: plenty for a picture
-
-
-def _check_sample_size(name: str, task) -> None:
-    """ConfigError when the one sequence ``task show`` renders would need more than
-    ``TASK_SHOW_MAX_BYTES`` (estimated from the spec: float32 inputs and a target per step)."""
-    spec = task.spec
-    steps, dim = int(spec.steps), max(1, int(spec.input_dim))
-    need = steps * (4 * dim + 8)
-    if need > TASK_SHOW_MAX_BYTES:
-        longest = max(1, TASK_SHOW_MAX_BYTES // (4 * dim + 8) - (steps - int(spec.length)))
-        raise ConfigError(
-            f"task show {name}: length {spec.length} makes a sequence of {steps:,} steps, about "
-            f"{need / 2**30:,.1f} GiB; task show renders one sequence of at most "
-            f"{TASK_SHOW_MAX_BYTES // 2**20} MiB (here: length <= about {longest:,})")
-
-
 # -- model commands --------------------------------------------------------------------------
 @model_app.command("show")
 @click.argument("name")
@@ -160,58 +109,41 @@ def _check_sample_size(name: str, task) -> None:
 @click.option("--units", type=int, default=DEFAULT_UNITS, show_default=True,
               help="Hidden units.")
 @click.option("--length", type=int, default=100, show_default=True, help="Task length.")
-@plugin_opt
+@options.plugin_opt
 def model_show(name: str, task: str, units: int, length: int, plugin) -> None:
     """Show a model's equations, citation and parameter count for a task and size."""
     load_plugins(plugin)
     from memorybench.models.describe import describe_model
 
     # soft_wrap: equations and docstrings keep their lines when piped (rich wraps at 80 otherwise)
-    _console().print(describe_model(name, task, units, length=length), markup=False,
+    render.rich_console().print(describe_model(name, task, units, length=length), markup=False,
                      highlight=False, soft_wrap=True)
 
 
 # -- reports: report, show, gradflow ---------------------------------------------------------
-results_opt = click.option(  # --out as every command that writes a results folder names it
-    "--out", "results", cls=AliasOption, hidden_aliases=("--results",),
-    type=click.Path(path_type=Path), default=Path(DEFAULT_RESULTS), show_default=True,
-    help="Results folder (holds runs/).",
-)
-
-
-def _warn(msg: str) -> None:
-    from memorybench.errors import printable
-
-    click.echo(f"warning: {printable(msg)}", err=True)  # names from results: no escapes
-
-
 @app.command("report")
-@results_opt
+@options.results_opt
 @click.option("--open", "open_", is_flag=True, help="Open index.html in a web browser.")
 def report_cmd(results: Path, open_: bool) -> None:
     """Write leaderboards, horizon table, plots and index.html into RESULTS/report/."""
     from memorybench.report.html import make_report  # pandas / matplotlib, never TensorFlow
 
-    index = make_report(results, open_browser=open_, warn=_warn)
+    index = make_report(results, open_browser=open_, warn=render.warn)
     click.echo(f"report: {index}")
 
 
 @app.command("show")
-@results_opt
+@options.results_opt
 @click.option("--task", "task_filter", default=None, help="Only this task.")
 def show_cmd(results: Path, task_filter: str | None) -> None:
     """Print the leaderboard as a table in the terminal."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from memorybench.errors import printable
     from memorybench.report import leaderboard as lb
     from memorybench.report.labels import display_rows
     from memorybench.report.load import load_runs
 
     if not (results / "runs").is_dir():
         raise ConfigError(f"--out {str(results)!r} has no runs/ folder")
-    runs = load_runs(results, warn=_warn)
+    runs = load_runs(results, warn=render.warn)
     if task_filter is not None:
         known = sorted({r["task"] for r in runs})
         if task_filter not in known:
@@ -222,20 +154,7 @@ def show_cmd(results: Path, task_filter: str | None) -> None:
     if not runs:
         raise ConfigError(f"no completed runs under {results / 'runs'}")
     _, blocks = display_rows(lb.leaderboard(runs), "leaderboard")
-    console = _console()
-    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-        from rich.console import Console
-
-        console = Console(width=max(console.width, 150))
-    for title, header, rows in blocks:
-        # every text read from results loses its escape sequences and control characters
-        # (and is never read as rich markup: Text, not str, or a title could make a link)
-        table = Table(title=Text(printable(title)), title_justify="left", header_style="bold")
-        for i, h in enumerate(header):
-            table.add_column(Text(printable(h)), justify="left" if i == 1 else "right")
-        for row in rows:
-            table.add_row(*(Text(printable(c)) for c in row))
-        console.print(table, markup=False, highlight=False)
+    render.print_blocks(blocks)
 
 
 @app.command("gradflow")
@@ -253,7 +172,7 @@ def show_cmd(results: Path, task_filter: str | None) -> None:
               help="Loss over the steps the metric counts (copy memory: the recall) or all.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help=f"Output folder  [default: {DEFAULT_RESULTS}/gradflow/<task>_L<length>]")
-@plugin_opt
+@options.plugin_opt
 def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out, plugin):
     """Plot ||dL/dx_t|| against t (log scale) per model, fresh and trained."""
     load_plugins(plugin)
@@ -279,40 +198,8 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
 
 
 # -- run: sweeps -----------------------------------------------------------------------------
-def executor_options(workers_default: str):
-    """The options that place a training command's runs, the same on every command that trains
-    (run, horizon, study, reproduce): ``--executor``, ``--workers``, ``--address``,
-    ``--gpus-per-run`` and ``--retry-failed``; ``workers_default`` says what the command does
-    without ``--workers``. The command hands them to ``_executor`` and ``retry_failed`` on."""
-    options = [
-        click.option("--executor", default="local", show_default=True,
-                     help=f"{' or '.join(EXECUTORS)}: local runs one run after another, or "
-                          "--workers N at once; ray makes each run a Ray task (pip install "
-                          "'memorybench[ray]')."),
-        click.option("--workers", type=int, default=None,
-                     help="Local executor: runs at once, each in its own process (default: "
-                          f"{workers_default})."),
-        click.option("--address", default=None,
-                     help="Ray cluster to join (auto, ray://HOST:10001, HOST:6379); default: "
-                          "start a local one. Needs --executor ray."),
-        click.option("--gpus-per-run", type=float, default=None,
-                     help="GPUs each run asks Ray for where the cluster has GPUs (default 1; "
-                          "0.5: two runs share a card). Needs --executor ray."),
-        click.option("--retry-failed", is_flag=True,
-                     help="Run failed and diverged runs again (without it they are kept as "
-                          "they are)."),
-    ]
-
-    def decorate(f):
-        for option in reversed(options):  # --help lists them in this order
-            f = option(f)
-        return f
-
-    return decorate
-
-
 def _executor(executor: str, workers, address, gpus_per_run, default_workers=None):
-    """The executor ``executor_options`` name (checked before anything is written);
+    """The executor ``options.executor_options`` name (checked before anything is written);
     ``default_workers``: the local executor's worker count when --workers is not given (a
     scale's; ``--workers 0`` is still refused, never replaced)."""
     from memorybench.run.executors import get_executor
@@ -334,7 +221,7 @@ def _executor(executor: str, workers, address, gpus_per_run, default_workers=Non
               help=f"{' | '.join(PROFILES)}: tasks, models, lengths and training settings "
                    f"(default: {DEFAULT_PROFILE}'s settings under the options given; the paper "
                    "profiles are for a GPU, see `memorybench reproduce`).")
-@plugin_opt
+@options.plugin_opt
 @click.option("--match-params", type=int, default=None,
               help="Give every model this parameter budget (units chosen to fit, within 5%).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path(DEFAULT_RESULTS),
@@ -351,7 +238,7 @@ def _executor(executor: str, workers, address, gpus_per_run, default_workers=Non
               "declares it unsupported and for cuDNN's LSTM / GRU on a GPU).")
 @click.option("--tensorboard", is_flag=True, help="TensorBoard logs in each run folder.")
 @click.option("--save-weights", is_flag=True, help="Save model.weights.h5 in each run folder.")
-@executor_options("one per physical core, at most one per run")
+@options.executor_options("one per physical core, at most one per run")
 @click.option("--dry-run", is_flag=True,
               help="Print the grid and the resolved settings; train nothing, write nothing.")
 @click.option("--allow-large-grid", is_flag=True, default=None,
@@ -376,22 +263,22 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
     options = dict(tasks=tasks, models=models, lengths=lengths, seeds=seeds,
                    match_params=match_params, lrs=lrs, precision=precision, jit=jit,
                    allow_large_grid=allow_large_grid)
-    plan = S.expand(S.layered(profile, config_file, options, set_), on_size=_say_grid_size)
+    plan = S.expand(S.layered(profile, config_file, options, set_), on_size=render.say_grid_size)
     if dry_run:
-        _print_plan(plan, out)
+        render.print_plan(plan, out)
         return 0
-    out = _writable_dir(out)
+    out = render.writable_dir(out)
 
     from memorybench.run.progress import RichReporter
     from memorybench.run.sweep import sweep
 
-    console = _console()
+    console = render.rich_console()
     for note in plan.notes:
         console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     result = sweep(plan.configs, out, executor=ex, retry_failed=retry_failed,
                    tensorboard=tensorboard, save_weights=save_weights,
                    reporter=RichReporter(console))
-    _say_failed(console, result, out)
+    render.say_failed(console, result, out)
     console.print(f"results: {out}\nnext:    memorybench report --out {out}",
                   markup=False, highlight=False, soft_wrap=True)
     return 1 if result.failed else 0
@@ -399,7 +286,7 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
 
 # -- horizon and study ---------------------------------------------------------------------
 @app.command("horizon")
-@click.option("--tasks", "task_names", cls=AliasOption, hidden_aliases=("--task",),
+@click.option("--tasks", "task_names", cls=options.AliasOption, hidden_aliases=("--task",),
               required=True, help="Comma-separated task names, each with a solved threshold.")
 @click.option("--models", required=True, help="Comma-separated cell / model names.")
 @click.option("--seeds", type=int, default=None, help="Seeds per length (default: profile).")
@@ -420,13 +307,13 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
 @click.option("--profile", default=None,
               help=f"Training settings' base: {' | '.join(PROFILES)} (default "
                    f"{DEFAULT_PROFILE}).")
-@plugin_opt
+@options.plugin_opt
 @click.option("--match-params", type=int, default=None,
               help="Give every model this parameter budget (units chosen to fit).")
 @click.option("--set", "set_", multiple=True, help="Setting key=value, as in `run`.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path(DEFAULT_RESULTS),
               show_default=True, help="Results folder.")
-@executor_options("one per physical core, at most one per run")
+@options.executor_options("one per physical core, at most one per run")
 @click.option("--dry-run", is_flag=True, help="Print the runs of the first round and stop.")
 def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect, min_length,
                 extend_rates, profile, plugin, match_params, set_, out, executor, workers,
@@ -469,39 +356,19 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
 
         _, _, first = check_search(settings, base=base, max_length=top, bisect=bisect,
                                    min_length=min_length, extend_rates=extend_rates)
-        _print_plan(first, out)
+        render.print_plan(first, out)
         return 0
     from memorybench.run.horizon import horizon_search
     from memorybench.run.progress import RichReporter
 
-    console = _console()
+    console = render.rich_console()
     searches = horizon_search(
         settings, base=base, max_length=top, bisect=bisect, min_length=min_length,
-        extend_rates=extend_rates, retry_failed=retry_failed, out_dir=_writable_dir(out),
+        extend_rates=extend_rates, retry_failed=retry_failed, out_dir=render.writable_dir(out),
         executor=ex, echo=lambda m: console.print(m, markup=False, highlight=False),
         reporter_factory=lambda: RichReporter(console),
     )
-    from memorybench.report.format import bracket
-
-    for x in searches:
-        console.print(f"{x.task:<14} {x.model:<16} horizon {bracket(x.lo, x.hi, x.hit_max)}"
-                      + (f" not measured at {printable(x.problem)}" if x.problem else ""),
-                      markup=False, highlight=False)
-    console.print(f"results: {out}\nnext:    memorybench report --out {out}",
-                  markup=False, highlight=False)
-    return _say_not_measured(console, [x.problem for x in searches if x.problem])
-
-
-def _say_not_measured(console, stopped: list[str]) -> int:
-    """1 (and the way out) when a search stopped at a length that is not a measurement, else
-    0."""
-    if not stopped:
-        return 0
-    console.print(f"{len(stopped)} search(es) stopped at a length that is not a measurement "
-                  f"(a failed run, or seeds diverged at the chosen rate); the same command "
-                  f"with --retry-failed runs the failed runs again", markup=False,
-                  highlight=False)
-    return 1
+    return render.say_searches(console, searches, out)
 
 
 def _study_scales(what, sep: str = ", ") -> str:
@@ -521,7 +388,7 @@ def _study_scales(what, sep: str = ", ") -> str:
               help="Models to add beside the study's (comma-separated): only their searches "
               "train; the study's runs come from --from, the --out folder, or the shipped "
               "results.")
-@plugin_opt
+@options.plugin_opt
 @click.option("--from", "from_", type=click.Path(path_type=Path), default=None,
               help="With --with: the study's results to add to  [default: --out when it holds "
               "the study, else the results shipped with memorybench]")
@@ -529,7 +396,7 @@ def _study_scales(what, sep: str = ", ") -> str:
               help="With --with: train the study's models again too (when the source's "
               "settings differ from these).")
 @click.option("--set", "set_", multiple=True, help="Override a setting key=value, as in `run`.")
-@executor_options("the scale's: " + _study_scales(lambda v: f"{v.get('workers') or 1}"))
+@options.executor_options("the scale's: " + _study_scales(lambda v: f"{v.get('workers') or 1}"))
 @click.option("--dry-run", is_flag=True, help="Print the study's settings and first round.")
 def study_cmd(name, scale, out, with_, plugin, from_, retrain_baselines, set_, executor,
               workers, address, gpus_per_run, retry_failed, dry_run) -> int:
@@ -550,132 +417,26 @@ def study_cmd(name, scale, out, with_, plugin, from_, retrain_baselines, set_, e
     out = out or Path(DEFAULT_RESULTS) / f"{name}-{scale}"
     ex = _executor(executor, workers, address, gpus_per_run, st.get("workers") or 1)
     if dry_run:
-        return _study_dry_run(st, out, set_, added, from_, retrain_baselines)
+        return render.print_study_dry_run(st, out, set_, added, from_, retrain_baselines)
     from memorybench.api import study
     from memorybench.run.progress import RichReporter
 
-    console = _console()
+    console = render.rich_console()
     say = lambda m: console.print(m, markup=False, highlight=False)  # noqa: E731
-    rec = study(name, scale, _writable_dir(out), sets=list(set_), executor=ex, echo=say,
-                warn=_warn, reporter_factory=lambda: RichReporter(console),
+    rec = study(name, scale, render.writable_dir(out), sets=list(set_), executor=ex, echo=say,
+                warn=render.warn, reporter_factory=lambda: RichReporter(console),
                 retry_failed=retry_failed, command=" ".join(["memorybench", *sys.argv[1:]]),
                 add=added, source=from_, retrain_baselines=retrain_baselines)
     say(f"study finished in {rec['wall_seconds']:.0f} s; report: {rec['report']}")
     headline = (out / "report" / "findings.md").read_text().split("## Headline", 1)[-1]
     say("Findings:\n" + headline.split("\n## ", 1)[0].strip())
-    code = _say_not_measured(console, [f"{t} {m}: {why}" for t, by_model in (
+    code = render.say_not_measured(console, [f"{t} {m}: {why}" for t, by_model in (
         rec.get("not_measured") or {}).items() for m, why in by_model.items()])
     if scale == "demo" and not added:
         console.print(f"add your own cell: memorybench study {name} --scale demo --with my_cell "
                       f"--plugin examples/plugins/my_cell.py --from {out} --out {out}-my_cell",
                       markup=False, highlight=False, soft_wrap=True)  # one line to copy
     return code
-
-
-def _study_dry_run(st, out: Path, set_, added: list[str], from_, retrain_baselines) -> int:
-    """``study --dry-run``: the study's settings and the first round of what would train (with
-    --with: the added models only, after the same checks as a real run)."""
-    from memorybench import settings as S
-
-    click.echo(f"study {st['name']} ({st['scale']}): {S.STUDIES[st['name']]['description']}")
-    click.echo(f"base lengths {st['base']}, max {st['max_length']}, bisect {st['bisect']}, "
-               f"gradflow {st['gradflow']}")
-    first = S.merge_layers(st["settings"], S.parse_set_items(set_))
-    if added:
-        from memorybench.run.study import check_added, check_same_study, source_folder
-
-        check_added(st, added)
-        src = source_folder(st["name"], st["scale"], out, from_)
-        if not retrain_baselines:
-            check_same_study(st, first, src)
-        click.echo(f"the study's results from {src}; training "
-                   + ("the study's models and " if retrain_baselines else "only ")
-                   + ", ".join(added))
-        first = {**first, "models": [*st["models"], *added] if retrain_baselines else added}
-    _print_plan(S.expand({**first, **{f"{t}.lengths": [b] for t, b in st["base"].items()}}),
-                out)
-    return 0
-
-
-def _print_plan(plan, out: Path) -> None:
-    """``--dry-run``: the grid (one line a run, with its id and whether it is complete in
-    ``out``) and the training settings, resolved."""
-    import json
-
-    from memorybench.config import to_dict
-    from memorybench.models.resolve import run_id
-    from memorybench.run.progress import describe
-    from memorybench.run.sweep import plan_status
-
-    if (out / "runs").is_dir():
-        todo, skipped = plan_status(plan.configs, out, warn=_warn)
-    else:
-        todo, skipped = plan.configs, []
-    done = {r.run_id for r in skipped}
-    for note in plan.notes:
-        click.echo(f"note: {note}")
-    trains = {}
-    for cfg in plan.configs:
-        task, length, model, seed = describe(cfg)
-        rid = run_id(cfg)
-        click.echo(f"{rid}  {task:<18} L={length:<6} {model:<16} units={cfg.model.units:<5} "
-                   f"lr={cfg.train.lr:<8g} seed={seed}  "
-                   f"{'complete' if rid in done else 'to run'}")
-        key = json.dumps(to_dict(cfg)["train"], sort_keys=True)
-        trains.setdefault(key, set()).add(cfg.task.name)
-    for key, task_names in trains.items():
-        click.echo(f"train ({', '.join(sorted(task_names))}): {key}")
-    click.echo(f"{len(plan.configs)} runs, {len(todo)} to run, {len(done)} complete in {out}")
-
-
-def _say_failed(console, result, out: Path) -> None:
-    """The failed runs of a sweep in words: those recorded (their traceback is in their
-    summary.json) apart from those that could not be written at all (a full disk, ``runs`` not
-    a folder), for which what happened and where is said here."""
-    from memorybench.errors import printable
-    from memorybench.run import store
-
-    failed = [r for r in result.results if r.status == "failed"]
-    lost = [r for r in failed if not (Path(r.run_dir) / store.SUMMARY).is_file()]
-    say = lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
-    if len(failed) > len(lost):
-        say(f"{len(failed) - len(lost)} run(s) failed (traceback in their summary.json); "
-            f"re-run them with --retry-failed")
-    if lost:
-        reasons = list(dict.fromkeys(printable(r.reason or "unknown reason")[:300] for r in lost))
-        more = f" (and {len(reasons) - 1} other reason(s))" if len(reasons) > 1 else ""
-        say(f"{len(lost)} run(s) failed and could not be recorded (no summary.json under "
-            f"{store.runs_dir(out)}; first: {Path(lost[0].run_dir).name}): {reasons[0]}{more}; "
-            f"fix that (free space, a writable folder) and run the same command again")
-
-
-def _say_grid_size(n: int, how: str) -> None:
-    """A large grid takes a while to resolve (and may be refused): say its size first."""
-    if n >= 1000:
-        click.echo(f"grid: {n:,} runs ({how})", err=True)
-
-
-def _writable_dir(path: Path) -> Path:
-    """``path`` if it is, or can be made, a writable folder; ConfigError otherwise (nothing is
-    created here)."""
-    import os
-
-    p = Path(path).expanduser()
-    probe = p
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if probe.exists() and not probe.is_dir():
-        raise ConfigError(f"--out {str(path)!r} is not usable: {str(probe)!r} is not a folder")
-    runs = p / "runs"  # memorybench.run.store.RUNS: where every run is written
-    if (runs.exists() or runs.is_symlink()) and not runs.is_dir():
-        raise ConfigError(f"--out {str(path)!r} is not usable: {str(runs)!r} is not a folder; "
-                          f"move it away or choose another folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out {str(path)!r} is not writable (no write permission on "
-                          f"{str(probe)!r}); choose another folder")
-    return p
 
 
 # -- bench: the performance suite (memorybench/bench/suite.py) ------------------------------
@@ -703,7 +464,7 @@ def bench_cmd(quick: bool, tiny: bool, gpu_check: bool, out: Path) -> None:
     if out.is_dir():
         raise ConfigError(f"--out {str(out)!r} is a folder; give a file name such as "
                           f"{str(out / 'bench.json')!r}")
-    _writable_dir(out.parent)
+    render.writable_dir(out.parent)
     level = "tiny" if tiny else "quick" if quick else "full"
     res = suite.run_suite(level, out, echo=lambda line: click.echo(line, err=True))
     click.echo(suite.table(res))
@@ -722,7 +483,7 @@ def bench_cmd(quick: bool, tiny: bool, gpu_check: bool, out: Path) -> None:
 @click.option("--models", default=None, help="Only these of the profiles' models.")
 @click.option("--set", "set_", multiple=True,
               help="Setting key=value applied to the profiles before scaling, as in `run`.")
-@executor_options("the scale's: " + ", ".join(
+@options.executor_options("the scale's: " + ", ".join(
     f"{v.get('workers') or 1} on {k}" for k, v in REPRODUCE_SCALES.items()))
 @click.option("--dry-run", is_flag=True, help="Print the runs and what each stands for.")
 def reproduce_cmd(profiles, scale, out, models, set_, executor, workers, address, gpus_per_run,
@@ -744,59 +505,22 @@ def reproduce_cmd(profiles, scale, out, models, set_, executor, workers, address
     banner = (f"SCALED RUN, NOT A REPRODUCTION ({sc['words']})" if scaled
               else "reproduction at the papers' settings")
     if dry_run:
-        click.echo(f"{banner}: {len(rep.configs)} runs")
-        for cfg in rep.configs:
-            from memorybench.models.resolve import run_id
-
-            stand = rep.record["runs"][run_id(cfg)]
-            click.echo(f"{run_id(cfg)}  {cfg.task.name:<17} L={cfg.task.params.get('length')!s:<5}"
-                       f" {cfg.model.name:<11} units={cfg.model.units:<4} steps="
-                       f"{cfg.train.steps:<6} stands for {stand['profile']}: "
-                       f"L={stand['length']}, {stand['steps']} steps")
+        render.print_reproduction_plan(rep, banner)
         return 0
     from memorybench.report.html import make_report
     from memorybench.run.progress import RichReporter
 
-    console = _console()
+    console = render.rich_console()
     say = lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     say(f"{banner}: {len(rep.configs)} runs into {out}")
-    rec, result = R.reproduce(names, scale, _writable_dir(out), models=models,
+    rec, result = R.reproduce(names, scale, render.writable_dir(out), models=models,
                               sets=list(set_), executor=ex, reporter=RichReporter(console),
                               retry_failed=retry_failed,
                               command=" ".join(["memorybench", *sys.argv[1:]]))
-    index = make_report(out, warn=_warn)
-    _print_published(console, out, banner)
+    index = make_report(out, warn=render.warn)
+    render.print_published(console, out, banner)
     say(f"report: {index}")
     return 1 if result.failed else 0
-
-
-def _print_published(console, results: Path, banner: str) -> None:
-    """The published numbers beside ours as a terminal table."""
-    from rich.table import Table
-
-    from memorybench.report.comparison import comparison_rows, distance
-    from memorybench.report.format import fmt
-
-    scale, rows = comparison_rows(results)
-    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-        from rich.console import Console
-
-        console = Console(width=max(console.width, 160))
-    title = f"Published numbers beside ours - {banner}"
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for h in ("task", "T", "model", "params", "metric", "ours", "published", "ours-published",
-              "ratio", "match", "source"):
-        table.add_column(h, justify="left" if h in ("task", "model", "metric", "match",
-                                                    "source") else "right")
-    for r in rows:
-        ran = "" if r["ran_length"] == r["length"] else f" (ran {fmt(r['ran_length'])})"
-        table.add_row(r["task"], fmt(r["length"]) + ran, r["model"], fmt(r["params"]),
-                      r["metric"] + (f" ({r['unit']})" if r["unit"] else ""), fmt(r["ours"]),
-                      fmt(r["published"]), distance(r), fmt(r["ratio"], 3), r["match"],
-                      f"{r['source']}, {r['where']}")
-    console.print(table, markup=False, highlight=False)
-    if not rows:
-        console.print("no run matches a published number", markup=False, highlight=False)
 
 
 # -- references: published numbers (memorybench/references.csv) -----------------------------
@@ -813,7 +537,7 @@ def merge_cmd(sources, out, prefer) -> int:
 
     got = merge(list(sources), out, prefer=None if prefer is None else prefer - 1)
     for line in got.skipped:
-        _warn(f"not merged: {line}")
+        render.warn(f"not merged: {line}")
     click.echo(f"{got.runs} runs and {got.records} records into {out} ({got.duplicates} "
                f"identical duplicates kept once"
                + (f", {got.overridden} versions of other folders left out (--prefer)"

@@ -41,7 +41,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     # reading results: tables, findings, figures, the HTML page
     ("report", ["memorybench.report", "memorybench.report.*"]),
     # entry points that may use every layer: the CLI, the calls that run then report, bench
-    ("top", ["memorybench.api", "memorybench.cli", "memorybench.__main__", "memorybench.bench",
+    ("top", ["memorybench.api", "memorybench.cli", "memorybench.cli_render",
+             "memorybench.cli_options", "memorybench.__main__", "memorybench.bench",
              "memorybench.bench.*"]),
 ]
 
