@@ -77,19 +77,19 @@ def test_bench_tiny_writes_every_key(tmp_path, capsys, monkeypatch):
 
 def test_flops_are_counted_from_the_weight_matrices():
     import memorybench as mb
-    from memorybench.bench import suite
+    from memorybench.bench.flops import flops_per_step
 
     task = mb.get_task("adding", length=7)
     u, d, b = 5, task.spec.input_dim, 3
     model = mb.build_model(task, "lstm", units=u)
     # kernel (d, 4u) and recurrent kernel (u, 4u) used every step; the head (u, 1) once
     want = 6 * b * (7 * (d * 4 * u + u * 4 * u) + u * 1)
-    assert suite.flops_per_step(model, task.spec, b) == want
+    assert flops_per_step(model, task.spec, b) == want
     every = mb.get_task("delayed_xor", length=7, variant="stream")
     model = mb.build_model(every, "simple_rnn", units=u)
     steps = every.spec.steps
     want = 6 * b * steps * (1 * u + u * u + u * 2)  # the head is applied every step here
-    assert suite.flops_per_step(model, every.spec, b) == want
+    assert flops_per_step(model, every.spec, b) == want
 
 
 def test_out_must_be_a_file(tmp_path, capsys):

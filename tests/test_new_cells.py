@@ -519,9 +519,9 @@ def test_unknown_scan_is_refused_with_the_choices():
 
 # -- the bench's scan and peer sections, at tiny sizes (structure, not timings) -----------------
 def test_bench_reports_the_scans_and_the_peer_section():
-    from memorybench.bench import suite
+    from memorybench.bench import sections, suite
 
-    scans = suite.bench_scans(units=4, Ts=(6,), batch=2, rounds=1, steps=1, models=("lru",))
+    scans = sections.bench_scans(units=4, Ts=(6,), batch=2, rounds=1, steps=1, models=("lru",))
     rows = {r["model"]: r for r in scans["scans"]}
     assert set(rows) == {"lru"}
     for r in rows.values():
@@ -529,7 +529,7 @@ def test_bench_reports_the_scans_and_the_peer_section():
         assert r["faster"] == ("sequential" if r["parallel_over_sequential"] > 1 else "parallel")
     note = "\n".join(suite.scan_note(scans["scans"]))
     assert "lru" in note and "T=6" in note and "default sequential" in note
-    peer = suite.bench_peer(units=4, T=6, batch=2, rounds=1, steps=1)
+    peer = sections.bench_peer(units=4, T=6, batch=2, rounds=1, steps=1)
     try:
         import torch  # noqa: F401
     except ImportError:

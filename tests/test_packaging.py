@@ -109,6 +109,7 @@ def test_the_wheel_carries_the_package_and_its_bench_suite_runs_installed(tmp_pa
         entry_points = next(z.read(n).decode() for n in names if n.endswith("entry_points.txt"))
     sources = {p.relative_to(src).as_posix() for p in (src / "memorybench").rglob("*.py")}
     bench = {"memorybench/bench/__init__.py", "memorybench/bench/suite.py",
+             "memorybench/bench/sections.py",
              "memorybench/bench/cells.py", "memorybench/bench/generators.py",
              "memorybench/bench/pipeline.py", "memorybench/__main__.py"}
     assert bench <= sources and sources <= names, sorted(sources - names)
