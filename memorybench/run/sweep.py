@@ -2,8 +2,9 @@
 
 ``sweep`` resumes: a run whose ``summary.json`` is complete is not run again (failed / diverged
 ones only with ``retry_failed``). Runs go through an *executor*, a small interface with one method,
-``map(fn, configs)`` yielding each result as it finishes (``run/executors.py``: this process, a
-local process pool with ``--workers N``, or Ray); each run is claimed first (``run/lock.py``).
+``map(fn, configs)`` yielding each result as it finishes (``run/executors.py``: this process or
+a local process pool with ``--workers N``; ``run/ray_executor.py``: Ray); each run is claimed
+first (``run/lock.py``).
 """
 
 from __future__ import annotations
