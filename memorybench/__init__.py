@@ -30,7 +30,7 @@ _API = {
     "TaskConfig": "memorybench.config",
     "ModelConfig": "memorybench.config",
     "TrainConfig": "memorybench.config",
-    "RunResult": "memorybench.run.train",
+    "RunResult": "memorybench.run.store",
     "run": "memorybench",  # the callable package memorybench.run (see its docstring)
     "plan": "memorybench.settings",
     "sweep": "memorybench.run.sweep",

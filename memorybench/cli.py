@@ -18,7 +18,7 @@ from memorybench.config import DEFAULT_UNITS, PRECISIONS
 from memorybench.diagnostics.gradflow import LOSS_STEPS
 from memorybench.errors import ConfigError, MemorybenchError, printable
 from memorybench.run.reproduce import SCALES as REPRODUCE_SCALES
-from memorybench.run.store import DEFAULT_RESULTS
+from memorybench.run.store import DEFAULT_RESULTS, DIAGNOSTICS
 from memorybench.settings import DEFAULT_PROFILE, PROFILES, STUDIES
 
 
@@ -188,7 +188,7 @@ def gradflow_cmd(task, models, length, runs, units, batch, seed, loss_steps, out
     if not names and not runs:
         raise ConfigError("give --models and/or --run")
     root = None if out else Path(DEFAULT_RESULTS)  # a derived folder: no link below results/
-    out = out or Path(DEFAULT_RESULTS) / "gradflow" / f"{task}_L{length}"
+    out = out or Path(DEFAULT_RESULTS) / DIAGNOSTICS / f"{task}_L{length}"
     from memorybench.report.gradflow import run_gradflow
 
     files = run_gradflow(task, names, length, out, runs=runs, units=units, batch=batch,

@@ -68,7 +68,7 @@ class Solving:
         self.seen: list[str] = []
 
     def map(self, fn, configs):
-        from memorybench.run.train import RunResult
+        from memorybench.run.store import RunResult
 
         for cfg in configs:
             rid = run_id(cfg)

@@ -220,7 +220,7 @@ class StubJob:
     fail_model: str | None = None
 
     def __call__(self, cfg):
-        from memorybench.run.train import RunResult
+        from memorybench.run.store import RunResult
 
         assert self.out_dir.is_absolute()  # workers may run elsewhere: the executor made it so
         if cfg.model.name == self.fail_model:

@@ -171,7 +171,7 @@ def test_early_stop_waits_for_the_margin_in_the_training_loop(margin, stops_at):
     solved 0.992 and stops at 0.996. Driven by scripted predictions: no training, seconds."""
     pytest.importorskip("keras")
     import memorybench as mb
-    from memorybench.run.train import _monitor, _Record
+    from memorybench.run.train import _monitor, _Progress
 
     task = mb.get_task("delayed_xor", length=4)
     _, y = task.data("val", n=1000, seed=0)
@@ -183,7 +183,7 @@ def test_early_stop_waits_for_the_margin_in_the_training_loop(margin, stops_at):
         return p
 
     tc = C.TrainConfig(steps=80, eval_every=20, early_stop_margin=margin)
-    rec = _Record()
+    rec = _Progress()
     monitor = _monitor(task, y, None, tc, rec, "rid", None)
     model = _Scripted([with_wrong(k) for k in (500, 8, 4, 0)])  # 0.5, 0.992, 0.996, 1.0
     monitor.set_model(model)
@@ -253,9 +253,9 @@ def _fail_out_of_run(tmp_path, monkeypatch):
 
 def _fail_in_a_worker(tmp_path, monkeypatch):
     # a Ray task that did not come back: the driver records the run
-    from memorybench.run.ray_executor import record_crash
+    from memorybench.run.ray_executor import write_crash
 
-    return record_crash(tmp_path, R.resolve(tiny()), MemoryError("worker ran out of memory"), 1.5)
+    return write_crash(tmp_path, R.resolve(tiny()), MemoryError("worker ran out of memory"), 1.5)
 
 
 @pytest.mark.parametrize("fail, reason", [

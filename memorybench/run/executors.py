@@ -281,7 +281,7 @@ class PoolExecutor:
 
     @staticmethod
     def _failed(w: _Worker, out_dir: Path, cfg: RunConfig, reason: str, crashed=False):
-        from memorybench.run.train import RunResult, record_failed_run
+        from memorybench.run.train import write_failed_summary
 
         rid = run_id(cfg)
         folder = store.run_dir(out_dir, rid)
@@ -289,12 +289,11 @@ class PoolExecutor:
             break_lock(folder, w.proc.pid)
             try:  # the run may have written its own summary just before
                 if (folder / store.SUMMARY).stat().st_mtime >= (w.started or w.submitted):
-                    s = store.load_summary(folder)
-                    return RunResult(rid, folder, s["status"], s)
+                    return store.load_result(folder)
             except Exception:
                 pass
         wall = time.time() - (w.started or w.submitted)
-        return record_failed_run(out_dir, cfg, reason, None, wall=wall)
+        return write_failed_summary(out_dir, cfg, reason, None, wall=wall)
 
 
 # -- choosing an executor --------------------------------------------------------------------------

@@ -169,7 +169,7 @@ class RayExecutor:
                     try:
                         result = ray.get(ref)
                     except Exception as exc:  # the worker died or raised outside the run
-                        result = record_crash(out_dir, cfg, exc, time.time() - t0[ref])
+                        result = write_crash(out_dir, cfg, exc, time.time() - t0[ref])
                     else:
                         result = dataclasses.replace(
                             result, run_dir=store.run_dir(out_dir, result.run_id)
@@ -185,16 +185,15 @@ class RayExecutor:
                 ray.shutdown()
 
 
-def record_crash(out_dir: Path, cfg: RunConfig, exc: BaseException, wall: float):
+def write_crash(out_dir: Path, cfg: RunConfig, exc: BaseException, wall: float):
     """A run whose Ray task did not come back: write it as ``failed`` (unless the run wrote its
     own summary before the crash) and return its ``RunResult``."""
-    from memorybench.run.train import RunResult, record_failed_run
+    from memorybench.run.train import write_failed_summary
 
     rid = run_id(cfg)
     folder = store.run_dir(out_dir, rid)
     try:
-        s = store.load_summary(folder)
-        return RunResult(rid, folder, s["status"], s)
+        return store.load_result(folder)
     except Exception:
         pass
     cause = getattr(exc, "cause", None)  # RayTaskError: the exception raised in the worker
@@ -202,7 +201,7 @@ def record_crash(out_dir: Path, cfg: RunConfig, exc: BaseException, wall: float)
         reason = f"raised in the Ray worker: {one_line(cause)}"
     else:  # WorkerCrashedError, OutOfMemoryError, ...: the process is gone
         reason = f"the Ray task did not come back: {one_line(exc)}"
-    return record_failed_run(
+    return write_failed_summary(
         out_dir, cfg, reason, "".join(traceback.format_exception(exc)), wall=wall,
         device="unknown (the Ray worker did not report)",
     )

@@ -58,6 +58,12 @@ Optional: ``model.weights.h5`` (flag ``--save-weights``), ``tensorboard/`` (flag
 ``--tensorboard``).
 
 Non-finite floats are written as ``null`` so every file is strict JSON.
+
+Beside ``runs/``, a results folder holds *records*: JSON files that describe more than one run
+(the word has this one meaning in the package): ``searches/*.json`` (a horizon search each),
+``study.json`` (a study) and ``reproduce.json`` (a reproduction). Their names and readers are
+here (``read_record`` checks links and shape once); ``gradflow/`` holds the diagnostics' CSVs
+and figures.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +95,32 @@ REPRODUCTION_RECORD = "reproduce.json"  # what `memorybench reproduce` ran (run/
 DIAGNOSTICS = "gradflow"  # gradient flow and memory-path Jacobians, one folder per measurement
 HISTORY_FIELDS = ("step", "seconds", "train_loss", "val_loss", "val_metric", "val_score")
 STATUSES = ("completed", "diverged", "failed")
+
+
+@dataclass
+class RunResult:
+    """What a run gives back: its id, folder, status and summary (as written)."""
+
+    run_id: str
+    run_dir: Path
+    status: str
+    summary: dict[str, Any]
+    skipped: bool = False  # a sweep found it complete and did not run it again
+
+    @property
+    def reason(self) -> str | None:
+        return self.summary.get("reason")
+
+
+def result_of(folder: str | Path, summary: dict[str, Any], skipped: bool = False) -> RunResult:
+    """The ``RunResult`` of the run folder ``folder`` (named by its run id) from its summary:
+    the one place a summary becomes a result."""
+    return RunResult(Path(folder).name, Path(folder), summary["status"], summary, skipped)
+
+
+def load_result(folder: str | Path, skipped: bool = False) -> RunResult:
+    """``result_of`` the summary written in ``folder`` (``load_summary``'s errors)."""
+    return result_of(folder, load_summary(folder), skipped)
 
 
 def runs_dir(results: str | Path) -> Path:

@@ -70,7 +70,7 @@ def _stamp(folder: Path) -> str | None:
 @dataclass
 class RunJob:
     """What an executor maps over the configs: one run, never raising (a run that cannot even
-    record itself is written as failed by ``record_failed_run``, or kept in memory as failed
+    record itself is written as failed by ``write_failed_summary``, or kept in memory as failed
     when even that cannot write).
 
     The run is claimed first (``claim``): when another process holds it, the job returns a
@@ -94,11 +94,10 @@ class RunJob:
         import traceback
 
         from memorybench.run.train import (
-            RunResult,
             UnsafeRunFolder,
-            record_failed_run,
             run,
             run_folder,
+            write_failed_summary,
         )
 
         rid = run_id(cfg)
@@ -109,11 +108,10 @@ class RunJob:
         lock, owner = claim(folder)
         if lock is None:
             where = f"pid {owner.get('pid')} on {owner.get('host')}"
-            return RunResult(rid, folder, BUSY, {"run_id": rid, "reason": where})
+            return store.RunResult(rid, folder, BUSY, {"run_id": rid, "reason": where})
         try:
             if self.seen is not None and rid in self.seen and _stamp(folder) != self.seen[rid]:
-                s = store.load_summary(folder)  # another process ran it meanwhile
-                return RunResult(rid, folder, s["status"], s, skipped=True)
+                return store.load_result(folder, skipped=True)  # another process ran it
             if self.reporter is not None:
                 self.reporter.run_started(cfg)
             t0 = time.perf_counter()
@@ -124,7 +122,7 @@ class RunJob:
             except (Exception, SystemExit) as exc:
                 from memorybench.run.train import failure_reason
 
-                return record_failed_run(self.out_dir, cfg, failure_reason(exc),
+                return write_failed_summary(self.out_dir, cfg, failure_reason(exc),
                                          traceback.format_exc(), wall=time.perf_counter() - t0)
         finally:
             lock.release()
@@ -141,8 +139,6 @@ def plan_status(configs: list[RunConfig], out_dir, retry_failed: bool = False,
     A run folder that is a symbolic link is never read: its run is to do (and then refused).
     A summary that ``store.load_summary`` rejects (corrupt, not a regular file, of the wrong
     type: the one check the reports use) makes its run one to do, with a message to ``warn``."""
-    from memorybench.run.train import RunResult
-
     todo, skipped = [], []
     for cfg in configs:
         rid = run_id(cfg)
@@ -160,7 +156,7 @@ def plan_status(configs: list[RunConfig], out_dir, retry_failed: bool = False,
         if s["status"] != "completed" and retry_failed:
             todo.append(cfg)
         else:
-            skipped.append(RunResult(rid, folder, s["status"], s, skipped=True))
+            skipped.append(store.result_of(folder, s, skipped=True))
     return todo, skipped
 
 
@@ -228,8 +224,6 @@ def _wait_for(busy: list[RunConfig], out: Path, seen, reporter, done: list) -> l
     """Wait while other processes train the ``busy`` runs; each one they finish goes to
     ``done``. Returns the runs to claim again: their lock is gone or stale while they are still
     not complete (the other sweep stopped or died)."""
-    from memorybench.run.train import RunResult
-
     note = getattr(reporter, "note", None)  # a reporter of one's own may lack it
     if note is not None:
         note(f"waiting for {len(busy)} run(s) that another process is training")
@@ -241,8 +235,7 @@ def _wait_for(busy: list[RunConfig], out: Path, seen, reporter, done: list) -> l
             folder = store.run_dir(out, rid)
             stamp = _stamp(folder)
             if stamp is not None and stamp != seen.get(rid):
-                s = store.load_summary(folder)
-                result = RunResult(rid, folder, s["status"], s, skipped=True)
+                result = store.load_result(folder, skipped=True)
                 done.append(result)
                 reporter.run_finished(result)
                 busy.remove(cfg)

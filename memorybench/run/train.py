@@ -49,22 +49,7 @@ EvalHook = Callable[[dict[str, Any]], None]
 
 
 @dataclass
-class RunResult:
-    """What ``run`` returns: the run's id, folder, status and summary (as written)."""
-
-    run_id: str
-    run_dir: Path
-    status: str
-    summary: dict[str, Any]
-    skipped: bool = False  # a sweep found it complete and did not run it again
-
-    @property
-    def reason(self) -> str | None:
-        return self.summary.get("reason")
-
-
-@dataclass
-class _Record:
+class _Progress:
     """Everything a run learns, filled as it goes; the summary is made from it at the end."""
 
     status: str = "completed"
@@ -97,7 +82,7 @@ def run(
     save_weights: bool = False,
     on_eval: EvalHook | None = None,
     callbacks: tuple | list = (),
-) -> RunResult:
+) -> store.RunResult:
     """Train and evaluate one run; artifacts go to ``out_dir/runs/<run_id>/``.
 
     ``on_eval`` is called after each evaluation with ``{"run_id", "step", "steps", "metric",
@@ -114,12 +99,12 @@ def run(
     try:
         folder = run_folder(out_dir, rid)
     except UnsafeRunFolder as exc:  # nothing is written through a link: failed, in memory only
-        rec = _Record(status="failed", reason=str(exc))
+        rec = _Progress(status="failed", reason=str(exc))
         summary = summarize(cfg, rid, rec, plugins, started, time.perf_counter() - t0)
-        return RunResult(rid, store.run_dir(out_dir, rid), "failed", store.clean(summary))
+        return store.result_of(store.run_dir(out_dir, rid), store.clean(summary))
     store.clear_run(folder)
     _write_config(folder, cfg, plugins)
-    rec = _Record()
+    rec = _Progress()
     try:
         _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, list(callbacks))
     except (Exception, SystemExit) as exc:  # anything inside the run (a plugin's sys.exit too):
@@ -176,7 +161,7 @@ def failure_reason(exc: BaseException) -> str:
     return one_line(exc)
 
 
-def record_failed_run(
+def write_failed_summary(
     out_dir: str | Path,
     cfg: RunConfig,
     reason: str,
@@ -185,7 +170,7 @@ def record_failed_run(
     started: str | None = None,
     wall: float = 0.0,
     device: str | None = None,
-) -> RunResult:
+) -> store.RunResult:
     """Write ``cfg``'s run as ``failed`` with ``reason`` when the run could not record itself
     (``run`` raised, or its worker died); return its ``RunResult``.
 
@@ -200,7 +185,7 @@ def record_failed_run(
     rid = run_id(cfg)
     folder = store.run_dir(out_dir, rid)
     plugins = loaded_plugins()
-    rec = _Record(status="failed", reason=reason[:1000], traceback=traceback_text)
+    rec = _Progress(status="failed", reason=reason[:1000], traceback=traceback_text)
     try:
         folder = run_folder(out_dir, rid)
         if not (folder / store.CONFIG).exists():
@@ -208,7 +193,7 @@ def record_failed_run(
         return _write_summary(folder, cfg, rid, rec, plugins, started or _now(), wall, device)
     except (OSError, UnsafeRunFolder):  # cannot record it on disk: the sweep still reports it
         summary = summarize(cfg, rid, rec, plugins, started or _now(), wall, device)
-        return RunResult(rid, folder, "failed", store.clean(summary))
+        return store.result_of(folder, store.clean(summary))
 
 
 def _write_config(folder: Path, cfg: RunConfig, plugins: dict[str, str]) -> None:
@@ -220,10 +205,10 @@ def _write_config(folder: Path, cfg: RunConfig, plugins: dict[str, str]) -> None
     )
 
 
-def _write_summary(folder, cfg, rid, rec, plugins, started, wall, device=None) -> RunResult:
+def _write_summary(folder, cfg, rid, rec, plugins, started, wall, device=None) -> store.RunResult:
     summary = summarize(cfg, rid, rec, plugins, started, wall, device)
     store.write_json(folder / store.SUMMARY, summary)  # last: marks the run complete
-    return RunResult(rid, folder, rec.status, store.clean(summary))
+    return store.result_of(folder, store.clean(summary))
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -301,7 +286,7 @@ def _train(cfg, folder, rec, rid, tensorboard, save_weights, on_eval, extra_call
         keras.config.set_dtype_policy(before)
 
 
-def _monitor(task, y_val, val_ds, tc, rec: _Record, rid: str, on_eval):
+def _monitor(task, y_val, val_ds, tc, rec: _Progress, rid: str, on_eval):
     """Epoch-end hook (every ``eval_every`` steps): divergence check, validation, early stop.
 
     The class is made here so that importing this module does not import Keras.
@@ -496,7 +481,7 @@ def save_model_weights(model, path: Path) -> None:
 
 # -- the summary -----------------------------------------------------------------------------
 def summarize(
-    cfg: RunConfig, rid: str, rec: _Record, plugins: dict[str, str], started: str, wall: float,
+    cfg: RunConfig, rid: str, rec: _Progress, plugins: dict[str, str], started: str, wall: float,
     device: str | None = None,
 ) -> dict[str, Any]:
     """The ``summary.json`` of a run from what it recorded: every key of the artifact schema
@@ -562,7 +547,7 @@ def summarize(
     }
 
 
-def _throughput(rec: _Record, tc) -> float | None:
+def _throughput(rec: _Progress, tc) -> float | None:
     """Training sequences per second, in the steady state: the first evaluation interval
     (graph tracing, XLA compilation) is left out when there is a later one."""
     steps, secs = rec.steps_trained, rec.train_seconds
