@@ -32,7 +32,7 @@ _API = {
     "TrainConfig": "memorybench.config",
     "RunResult": "memorybench.run.store",
     "run": "memorybench",  # the callable package memorybench.run (see its docstring)
-    "plan": "memorybench.settings",
+    "plan": "memorybench.settings.grid",
     "sweep": "memorybench.run.sweep",
     "study": "memorybench.api",
     "results": "memorybench.report.frame",

@@ -50,8 +50,8 @@ def study(
     from memorybench.report.jacobian import plot_jacobians
     from memorybench.run.executors import get_executor
     from memorybench.run.study import run_study
-    from memorybench.settings import name_list
-    from memorybench.settings import study as study_settings
+    from memorybench.settings.catalogue import study as study_settings
+    from memorybench.settings.keys import name_list
 
     st = study_settings(name, scale)
     for f in plugins:

@@ -19,7 +19,7 @@ from memorybench.diagnostics.gradflow import LOSS_STEPS
 from memorybench.errors import ConfigError, MemorybenchError, printable
 from memorybench.run.reproduce import SCALES as REPRODUCE_SCALES
 from memorybench.run.store import DEFAULT_RESULTS, DIAGNOSTICS
-from memorybench.settings import DEFAULT_PROFILE, PROFILES, STUDIES
+from memorybench.settings.catalogue import DEFAULT_PROFILE, PROFILES, STUDIES
 
 
 @click.group(
@@ -84,7 +84,7 @@ def list_cmd(what: str, plugin) -> None:
 def task_show(name: str, length: int | None, set_, seed: int, plugin) -> None:
     """Show a task's card (definition, spec, chance and solved level) and a rendered sample."""
     load_plugins(plugin)
-    from memorybench.settings import task_params_from_sets
+    from memorybench.settings.keys import task_params_from_sets
     from memorybench.tasks import TASKS, get_task
 
     cls = TASKS.get(name)
@@ -250,7 +250,8 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
 
     Exit status 0 when no run failed, 1 when one did, 2 for bad input (nothing written).
     """
-    from memorybench import settings as S
+    from memorybench.settings.grid import expand
+    from memorybench.settings.keys import layered
 
     # validate everything before a single folder is made
     ex = _executor(executor, workers, address, gpus_per_run)
@@ -263,7 +264,7 @@ def run_cmd(tasks, models, lengths, seeds, lrs, profile, plugin, match_params, o
     options = dict(tasks=tasks, models=models, lengths=lengths, seeds=seeds,
                    match_params=match_params, lrs=lrs, precision=precision, jit=jit,
                    allow_large_grid=allow_large_grid)
-    plan = S.expand(S.layered(profile, config_file, options, set_), on_size=render.say_grid_size)
+    plan = expand(layered(profile, config_file, options, set_), on_size=render.say_grid_size)
     if dry_run:
         render.print_plan(plan, out)
         return 0
@@ -325,14 +326,14 @@ def horizon_cmd(task_names, models, seeds, lrs, base_length, max_length, bisect,
     `memorybench report --out OUT` shows the brackets. A failed length is 'not measured', never
     'not solved', and stops its search: --retry-failed runs it again.
     """
-    from memorybench import settings as S
+    from memorybench.settings.keys import layered, name_list
     from memorybench.tasks import get_task
 
     ex = _executor(executor, workers, address, gpus_per_run)
     load_plugins(plugin)
-    names = S.name_list("--tasks", task_names)
+    names = name_list("--tasks", task_names)
     options = dict(tasks=names, models=models, seeds=seeds, match_params=match_params, lrs=lrs)
-    settings = S.layered(profile, None, options, set_)
+    settings = layered(profile, None, options, set_)
     base = {}
     for t in names:
         b = base_length
@@ -406,11 +407,12 @@ def study_cmd(name, scale, out, with_, plugin, from_, retrain_baselines, set_, e
     copied into --out and only the added models train, at the study's settings, seeds and
     parameter budget; the report ranks them among the study's models.
     """
-    from memorybench import settings as S
+    from memorybench.settings.catalogue import study as study_settings
+    from memorybench.settings.keys import name_list
 
-    st = S.study(name, scale)
+    st = study_settings(name, scale)
     load_plugins(plugin)
-    added = S.name_list("--with", with_) if with_ is not None else []
+    added = name_list("--with", with_) if with_ is not None else []
     if (from_ is not None or retrain_baselines) and not added:
         raise ConfigError("--from and --retrain-baselines go with --with NAME (the models to "
                           "add)")

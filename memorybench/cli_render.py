@@ -189,12 +189,14 @@ def print_blocks(blocks) -> None:
 def print_study_dry_run(st, out: Path, set_, added: list[str], from_, retrain_baselines) -> int:
     """``study --dry-run``: the study's settings and the first round of what would train (with
     --with: the added models only, after the same checks as a real run)."""
-    from memorybench import settings as S
+    from memorybench.settings.catalogue import STUDIES
+    from memorybench.settings.grid import expand
+    from memorybench.settings.keys import merge_layers, parse_set_items
 
-    click.echo(f"study {st['name']} ({st['scale']}): {S.STUDIES[st['name']]['description']}")
+    click.echo(f"study {st['name']} ({st['scale']}): {STUDIES[st['name']]['description']}")
     click.echo(f"base lengths {st['base']}, max {st['max_length']}, bisect {st['bisect']}, "
                f"gradflow {st['gradflow']}")
-    first = S.merge_layers(st["settings"], S.parse_set_items(set_))
+    first = merge_layers(st["settings"], parse_set_items(set_))
     if added:
         from memorybench.run.study import check_added, check_same_study, source_folder
 
@@ -206,7 +208,7 @@ def print_study_dry_run(st, out: Path, set_, added: list[str], from_, retrain_ba
                    + ("the study's models and " if retrain_baselines else "only ")
                    + ", ".join(added))
         first = {**first, "models": [*st["models"], *added] if retrain_baselines else added}
-    print_plan(S.expand({**first, **{f"{t}.lengths": [b] for t, b in st["base"].items()}}), out)
+    print_plan(expand({**first, **{f"{t}.lengths": [b] for t, b in st["base"].items()}}), out)
     return 0
 
 

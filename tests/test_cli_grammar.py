@@ -215,8 +215,9 @@ def test_default_workers_are_the_commands(args, workers, monkeypatch):
 def test_retry_failed_reaches_the_library(name, retry, monkeypatch, tmp_path):
     from types import SimpleNamespace
 
-    from memorybench import api, settings
+    from memorybench import api
     from memorybench.run import horizon, reproduce, sweep
+    from memorybench.settings import grid
 
     seen = {}
 
@@ -225,8 +226,7 @@ def test_retry_failed_reaches_the_library(name, retry, monkeypatch, tmp_path):
         raise _Stop
 
     # where each command hands over; the planning before it (TensorFlow) is stubbed
-    monkeypatch.setattr(settings, "expand", lambda *a, **k: SimpleNamespace(configs=[],
-                                                                            notes=[]))
+    monkeypatch.setattr(grid, "expand", lambda *a, **k: SimpleNamespace(configs=[], notes=[]))
     monkeypatch.setattr(sweep, "sweep", stop)
     monkeypatch.setattr(horizon, "horizon_search", stop)
     monkeypatch.setattr(api, "study", stop)

@@ -31,7 +31,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     # building Keras models for a task, and resolving a run config (which builds to fit units)
     ("building", ["memorybench.models.build", "memorybench.models.describe",
                   "memorybench.models.resolve"]),
-    ("settings", ["memorybench.settings"]),
+    # the catalogue (profiles, studies), the key space and its layers, the grid: in that order
+    ("settings", ["memorybench.settings", "memorybench.settings.*"]),
     # the results folder's one owner: everything above reads and writes it through this
     ("store", ["memorybench.run.store"]),
     # diagnostics that build models and take gradients, written beside the runs

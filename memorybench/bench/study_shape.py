@@ -65,7 +65,7 @@ LEVELS: dict[str, dict[str, Any]] = {
 
 def _config(model: str, length: int, path: dict, lv: dict):
     import memorybench as mb
-    from memorybench.settings import study
+    from memorybench.settings.catalogue import study
 
     s = study("why-lstm", "cpu")["settings"]
     train = {k[len("train."):]: v for k, v in s.items()
@@ -170,7 +170,7 @@ def measure(level: str) -> dict[str, Any]:
     ``jax_reused``."""
     import keras
 
-    from memorybench.settings import study
+    from memorybench.settings.catalogue import study
 
     lv = LEVELS[level]
     if keras.config.backend() == "jax":

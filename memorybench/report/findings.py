@@ -128,7 +128,7 @@ def _study_value(study: dict[str, Any], key: str) -> Any:
     ``memorybench.settings.STUDIES`` (steps, claims, baselines: the design, not data)."""
     if key in study:
         return study[key]
-    from memorybench.settings import STUDIES
+    from memorybench.settings.catalogue import STUDIES
 
     return STUDIES.get(study.get("name"), {}).get(key)
 

@@ -202,7 +202,7 @@ def horizon_search(
     """
     from memorybench.run.executors import get_executor
     from memorybench.run.sweep import sweep
-    from memorybench.settings import expand
+    from memorybench.settings.grid import expand
 
     s, searches_of_task, first = check_search(settings, base=base, max_length=max_length,
                                               bisect=bisect, min_length=min_length,
@@ -256,7 +256,8 @@ def check_search(settings: dict[str, Any], *, base, max_length, bisect: int = 0,
     too, so a search never dies rounds in). Returns (the settings without lengths, {task: (base,
     max, floor, bisect)}, the plan of the base lengths' runs); ``memorybench horizon
     --dry-run`` calls it as the search does."""
-    from memorybench.settings import expand, name_list
+    from memorybench.settings.grid import expand
+    from memorybench.settings.keys import name_list
     from memorybench.tasks import get_task
 
     s = {k: v for k, v in settings.items() if k != "lengths" and not k.endswith(".lengths")}

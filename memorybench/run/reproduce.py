@@ -146,7 +146,9 @@ def plan_reproduction(profiles: str | list[str], scale: str = "cpu",
     """Expand the profiles (``models``: a slice of their models; ``sets``: ``--set`` items,
     applied before scaling) and scale every run. Raises ConfigError for bad input."""
     from memorybench.models.resolve import run_id
-    from memorybench.settings import PROFILES, name_list, plan
+    from memorybench.settings.catalogue import PROFILES
+    from memorybench.settings.grid import plan
+    from memorybench.settings.keys import name_list
 
     names = profiles_of(profiles)
     sc = check_scale(scale)

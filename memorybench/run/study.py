@@ -85,7 +85,8 @@ def run_study(
     diagnostics (``memorybench.api.study`` passes them); without, only their CSVs are written."""
     from memorybench.run.executors import get_executor
     from memorybench.run.horizon import check_search, horizon_search
-    from memorybench.settings import merge_layers, parse_set_items, study
+    from memorybench.settings.catalogue import study
+    from memorybench.settings.keys import merge_layers, parse_set_items
 
     st = study(name, scale)
     extra = dict(sets) if isinstance(sets, dict) else parse_set_items(sets)
@@ -150,7 +151,7 @@ def _record(name: str, st: dict[str, Any], settings: dict[str, Any], added: list
     machine (the caller adds the times and the diagnostics' files)."""
     from memorybench import __version__
     from memorybench.run.executors import usable_cpus
-    from memorybench.settings import STUDIES
+    from memorybench.settings.catalogue import STUDIES
 
     models = [*st["models"], *added]
     return {
@@ -289,7 +290,7 @@ def check_same_study(st: dict[str, Any], settings: dict[str, Any], src: Path) ->
     import json
 
     from memorybench.models.resolve import run_id
-    from memorybench.settings import expand
+    from memorybench.settings.grid import expand
 
     way_out = "; --retrain-baselines trains the study's models again with these settings"
     rec = store.read_json(src / store.STUDY_RECORD, "the study record")
