@@ -303,8 +303,10 @@ STUDIES: dict[str, dict[str, Any]] = {
                 # L=25 in 3,000 steps K=4 of 8 is solved by 0 of 3 runs, K=3 of 4 by 1 of 4; K=2
                 # of 4 (lr 0.01, 2,000 steps) by both seeds at L=10 (600 and 800 steps) and by
                 # one at L=25 (1,200)
+                # every model solves copy memory at L=20 (K=2 of 4); a probe beyond 40 costs
+                # about half an hour on 2 cores, which the 60-minute bound does not hold
                 "base": {"adding": 25, "delayed_xor": 12, "copy_memory": 10},
-                "max_length": {"adding": 100, "delayed_xor": 48, "copy_memory": 100},
+                "max_length": {"adding": 100, "delayed_xor": 48, "copy_memory": 40},
                 # a model that fails the base length is searched down to L=5: a bracket, not
                 # "[-, 25)" (the simple RNN missed L=25 by 1.4x in MSE)
                 "min_length": {"adding": 5, "delayed_xor": 5, "copy_memory": 5},
