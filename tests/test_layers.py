@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     # the catalogue (profiles, studies), the key space and its layers, the grid: in that order
     ("settings", ["memorybench.settings", "memorybench.settings.*"]),
     # the results folder's one owner: everything above reads and writes it through this
-    ("store", ["memorybench.run.store"]),
+    ("store", ["memorybench.run.schema", "memorybench.run.store"]),
     # diagnostics that build models and take gradients, written beside the runs
     ("diagnostics", ["memorybench.diagnostics", "memorybench.diagnostics.*"]),
     # running: one run, locks, executors, sweeps, searches, studies, merging, the rate choice

@@ -25,7 +25,7 @@ from memorybench.config import ModelConfig, RunConfig, TaskConfig, TrainConfig
 from memorybench.errors import DataError
 from memorybench.models import resolve as R
 from memorybench.models.resolve import run_id
-from memorybench.run import store
+from memorybench.run import schema, store
 from memorybench.run.sweep import plan_status
 
 
@@ -345,26 +345,26 @@ def test_a_summary_value_of_the_wrong_type_is_skipped_naming_file_and_key(tmp_pa
 def test_right_types_and_nulls_where_allowed_are_read():
     ok = {**GOOD, "length": 1, "units": None, "score": 1, "test_metric": 0.5, "solved": False,
           "task_params": {"length": 5}, "gpus": [], "run_id": None}
-    assert store._checked(Path("r"), dict(ok)) == ok
+    assert schema.check_summary(Path("r"), dict(ok)) == ok
     with pytest.raises(DataError, match=r"status 'x{80}' is not one of"):
-        store._checked(Path("r"), {**GOOD, "status": "x" * 200})
+        schema.check_summary(Path("r"), {**GOOD, "status": "x" * 200})
 
 
 def test_record_problem_names_the_first_problem():
     types = {"n": ((int,), True), "names": ((list,), False), "flag": ((bool,), False)}
-    assert store.record_problem({"n": None, "names": ["a"], "flag": True}, types) is None
-    assert store.record_problem({}, types) is None
-    assert store.record_problem([1], types) == "not a JSON object but list"
-    assert store.record_problem({"a": 1}, types, required=("a", "b")) == "lacks the key 'b'"
-    assert store.record_problem({"n": 2.5}, types) == "'n' must be int or null, got '2.5'"
-    assert store.record_problem({"n": True}, types) == "'n' must be int or null, got 'True'"
-    assert store.record_problem({"names": ["a", 2]}, types) == \
+    assert schema.record_problem({"n": None, "names": ["a"], "flag": True}, types) is None
+    assert schema.record_problem({}, types) is None
+    assert schema.record_problem([1], types) == "not a JSON object but list"
+    assert schema.record_problem({"a": 1}, types, required=("a", "b")) == "lacks the key 'b'"
+    assert schema.record_problem({"n": 2.5}, types) == "'n' must be int or null, got '2.5'"
+    assert schema.record_problem({"n": True}, types) == "'n' must be int or null, got 'True'"
+    assert schema.record_problem({"names": ["a", 2]}, types) == \
         "'names' must be a list of strings, got int '2' at index 1"  # the element, not the list
-    assert store.record_problem({"names": None}, types) == "'names' must be list, got 'None'"
-    assert store.record_problem({"flag": 0}, types) == "'flag' must be bool, got '0'"
-    assert store.record_problem({"x": "1"}, {"x": ((int, float), False)}) == \
+    assert schema.record_problem({"names": None}, types) == "'names' must be list, got 'None'"
+    assert schema.record_problem({"flag": 0}, types) == "'flag' must be bool, got '0'"
+    assert schema.record_problem({"x": "1"}, {"x": ((int, float), False)}) == \
         "'x' must be int or float, got '1'"
-    assert store.record_problem({"n": "y" * 100}, types) == f"'n' must be int or null, got " \
+    assert schema.record_problem({"n": "y" * 100}, types) == f"'n' must be int or null, got " \
                                                             f"{'y' * 80!r}"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from memorybench.errors import ConfigError
-from memorybench.run import store
+from memorybench.run import schema, store
 
 NOT_FLATTENED = ("plugins",)  # keyed by file path, not by field: one dict a cell
 
@@ -50,7 +50,7 @@ def flat(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         name = f"{prefix}{key}"
         if isinstance(value, dict) and name not in NOT_FLATTENED:
             out.update(flat(value, f"{name}."))
-        elif value is None and store.SUMMARY_TYPES.get(name, ((),))[0] == (dict,):
+        elif value is None and schema.SUMMARY_TYPES.get(name, ((),))[0] == (dict,):
             continue
         else:
             out[name] = value

@@ -55,69 +55,12 @@ def horizon_chart(runs: list[dict[str, Any]], searches: Iterable[dict[str, Any]]
         lengths = sorted({int(x) for s in b["lengths"] for x in str(s).split(",") if x})
         lo, hi = min(lengths) / 1.5, max(lengths) * 2.2
         for r in b.to_dict("records"):
-            y = ypos[r["series"]]
-            st = style[base_label(r["series"])]
-            solved = {int(x) for x in str(r["solved_lengths"]).split(",") if x}
-            run = [int(x) for x in str(r["lengths"]).split(",") if x]
-            ax.scatter([x for x in run if x in solved], [y] * len(solved & set(run)), s=14,
-                       color=st.colour, zorder=3, lw=0)
-            nm = r.get("not_measured")
-            gap = _not_measured_length(nm)  # a failed length: neither solved nor not
-            unsolved = [x for x in run if x not in solved and x != gap]
-            ax.scatter(unsolved, [y] * len(unsolved), s=14, facecolor="white",
-                       edgecolor=st.colour, zorder=3, lw=0.9)
-            h_, f_ = r["horizon"], r["smallest_failed"]
-            at_max = r["hit_max"] is True
-            if gap is not None:  # the bracket ends where a length was not measured
-                if not missing(h_):
-                    h = float(h_)
-                    ax.plot([h, gap], [y, y], color=st.colour, lw=1.2, ls=":")
-                    ax.scatter([h], [y], marker=st.marker, s=50, color=st.colour, zorder=4,
-                               edgecolor="black", lw=0.4)
-                ax.text(gap, y, "?", va="center", ha="center", fontsize=9, color=st.colour,
-                        fontweight="bold", zorder=5)
-                note, x_note = "not measured (a run failed)", gap
-            elif missing(h_):  # not even the smallest length: [-, f)
-                f = float(f_)
-                ax.plot([lo, f], [y, y], color=st.colour, lw=5, alpha=0.25, solid_capstyle="butt")
-                ax.scatter([f], [y], marker=st.marker, s=46, facecolor="white",
-                           edgecolor=st.colour, lw=1.4, zorder=4)
-                note, x_note = seeds.get((block, r["series"], int(f)), ""), f
-            else:
-                h = float(h_)
-                f = hi if (missing(f_) or at_max) else float(f_)
-                ax.plot([h, f], [y, y], color=st.colour, lw=5, alpha=0.3, solid_capstyle="butt")
-                ax.scatter([h], [y], marker=st.marker, s=50, color=st.colour, zorder=4,
-                           edgecolor="black", lw=0.4)
-                if at_max or missing(f_):
-                    ax.annotate("", (hi, y), (h, y), arrowprops=dict(
-                        arrowstyle="->", color=st.colour, lw=1.2))
-                else:
-                    ax.plot([f, f], [y - 0.28, y + 0.28], color=st.colour, lw=1.6)
-                note, x_note = seeds.get((block, r["series"], int(h)), ""), f
-            if note:
-                ax.text(min(x_note, hi) * 1.07, y, note, va="center", ha="left", fontsize=7,
-                        color="0.25")
-        ax.set_xscale("log")
-        ax.set_xlim(lo, hi * 1.6)
-        ax.set_xticks(lengths, [str(v) for v in lengths])
-        ax.minorticks_off()
-        ax.tick_params(axis="x", labelsize=8)
-        ax.grid(axis="y", visible=False)
-        for i in range(1, len(series)):  # a rule between families
-            if style[base_label(series[i])].family != style[base_label(series[i - 1])].family:
-                ax.axhline(i - 0.5, color="0.75", lw=0.8)
-        ax.set_title(wrapped(block, 4.3))
-        ax.set_xlabel("length (log scale)")
+            _draw_row(ax, r, ypos[r["series"]], style[base_label(r["series"])], lo, hi,
+                      seeds, block)
+        _finish_axis(ax, block, lengths, lo, hi, series, style)
     axes[0].set_yticks(range(len(series)), series)
     axes[0].set_ylim(len(series) - 0.5, -0.5)
-    key = [Line2D([], [], color="0.3", marker="o", ls="", label="horizon: largest solved"),
-           Line2D([], [], color="0.3", lw=5, alpha=0.3, label="bracket to smallest failed |"),
-           Line2D([], [], color="0.3", marker="o", mfc="white", ls="",
-                  label="none solved: smallest tried"),
-           Line2D([], [], color="0.3", marker="$\\rightarrow$", ls="",
-                  label="still solving at the search's maximum"),
-           Line2D([], [], color="0.3", marker=".", ls="", label="a length run (hollow: failed)")]
+    key = _key()
     fig.legend(handles=key, loc="outside lower center", ncols=3 if ncols > 1 else 2,
                frameon=False, fontsize="small")
     fig.suptitle("Memory horizon per model and task")
@@ -129,6 +72,78 @@ def horizon_chart(runs: list[dict[str, Any]], searches: Iterable[dict[str, Any]]
                  "length tried. Small dots: every length run (hollow: not solved). k/n: seeds "
                  "that solved the horizon length (or the smallest length, when none).")
 
+
+def _draw_row(ax, r: dict[str, Any], y: int, st: Style, lo: float, hi: float,
+              seeds: dict[tuple, str], block: str) -> None:
+    """One model's row of one task's panel: the lengths run, the bracket, the seeds note."""
+    solved = {int(x) for x in str(r["solved_lengths"]).split(",") if x}
+    run = [int(x) for x in str(r["lengths"]).split(",") if x]
+    ax.scatter([x for x in run if x in solved], [y] * len(solved & set(run)), s=14,
+               color=st.colour, zorder=3, lw=0)
+    nm = r.get("not_measured")
+    gap = _not_measured_length(nm)  # a failed length: neither solved nor not
+    unsolved = [x for x in run if x not in solved and x != gap]
+    ax.scatter(unsolved, [y] * len(unsolved), s=14, facecolor="white",
+               edgecolor=st.colour, zorder=3, lw=0.9)
+    h_, f_ = r["horizon"], r["smallest_failed"]
+    at_max = r["hit_max"] is True
+    if gap is not None:  # the bracket ends where a length was not measured
+        if not missing(h_):
+            h = float(h_)
+            ax.plot([h, gap], [y, y], color=st.colour, lw=1.2, ls=":")
+            ax.scatter([h], [y], marker=st.marker, s=50, color=st.colour, zorder=4,
+                       edgecolor="black", lw=0.4)
+        ax.text(gap, y, "?", va="center", ha="center", fontsize=9, color=st.colour,
+                fontweight="bold", zorder=5)
+        note, x_note = "not measured (a run failed)", gap
+    elif missing(h_):  # not even the smallest length: [-, f)
+        f = float(f_)
+        ax.plot([lo, f], [y, y], color=st.colour, lw=5, alpha=0.25, solid_capstyle="butt")
+        ax.scatter([f], [y], marker=st.marker, s=46, facecolor="white",
+                   edgecolor=st.colour, lw=1.4, zorder=4)
+        note, x_note = seeds.get((block, r["series"], int(f)), ""), f
+    else:
+        h = float(h_)
+        f = hi if (missing(f_) or at_max) else float(f_)
+        ax.plot([h, f], [y, y], color=st.colour, lw=5, alpha=0.3, solid_capstyle="butt")
+        ax.scatter([h], [y], marker=st.marker, s=50, color=st.colour, zorder=4,
+                   edgecolor="black", lw=0.4)
+        if at_max or missing(f_):
+            ax.annotate("", (hi, y), (h, y), arrowprops=dict(
+                arrowstyle="->", color=st.colour, lw=1.2))
+        else:
+            ax.plot([f, f], [y - 0.28, y + 0.28], color=st.colour, lw=1.6)
+        note, x_note = seeds.get((block, r["series"], int(h)), ""), f
+    if note:
+        ax.text(min(x_note, hi) * 1.07, y, note, va="center", ha="left", fontsize=7,
+                color="0.25")
+
+
+def _finish_axis(ax, block: str, lengths: list[int], lo: float, hi: float, series: list[str],
+                 style: dict[str, Style]) -> None:
+    """A panel's log length axis, its ticks, the rules between families, title and label."""
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi * 1.6)
+    ax.set_xticks(lengths, [str(v) for v in lengths])
+    ax.minorticks_off()
+    ax.tick_params(axis="x", labelsize=8)
+    ax.grid(axis="y", visible=False)
+    for i in range(1, len(series)):  # a rule between families
+        if style[base_label(series[i])].family != style[base_label(series[i - 1])].family:
+            ax.axhline(i - 0.5, color="0.75", lw=0.8)
+    ax.set_title(wrapped(block, 4.3))
+    ax.set_xlabel("length (log scale)")
+
+
+def _key() -> list[Line2D]:
+    """The legend's entries."""
+    return [Line2D([], [], color="0.3", marker="o", ls="", label="horizon: largest solved"),
+           Line2D([], [], color="0.3", lw=5, alpha=0.3, label="bracket to smallest failed |"),
+           Line2D([], [], color="0.3", marker="o", mfc="white", ls="",
+                  label="none solved: smallest tried"),
+           Line2D([], [], color="0.3", marker="$\\rightarrow$", ls="",
+                  label="still solving at the search's maximum"),
+           Line2D([], [], color="0.3", marker=".", ls="", label="a length run (hollow: failed)")]
 
 
 def _not_measured_length(why) -> float | None:

@@ -36,10 +36,10 @@ from memorybench.report.format import fmt, md_table, md_text, text
 from memorybench.report.labels import display_blocks, train_differences
 from memorybench.report.load import BLOCK_KEY, ENTRY_KEY, entry_key, train_settings
 from memorybench.report.published import SCALED_WARNING, attach_published, published_markdown
-from memorybench.run import store
+from memorybench.run import schema
 from memorybench.run.selection import choose_rate, finite
 
-STATUSES = store.STATUSES
+STATUSES = schema.STATUSES
 
 LEADERBOARD_COLUMNS = [
     "dataset", "task", "variant", "length", "rank", "model", "units", "layers", "model_params",
