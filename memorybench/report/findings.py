@@ -509,7 +509,8 @@ def chance_floor(task: str, runs: list[dict[str, Any]]) -> tuple[list[str], list
     best = max(r["score"] for r in above)
     probed = ", ".join(f"L={L}" for L in lengths if L >= floor)
     sentence = (f"no run leaves chance at L={floor} or longer: all {len(above)} runs probed "
-                f"there ({probed}; {len(models)} models, every rate and seed) score below "
+                f"there ({probed}; {len(models)} model{'s' * (len(models) > 1)}, every rate and "
+                f"seed) score below "
                 f"{AT_CHANCE:g} in normalised score (best {best:.3f}), so brackets that end at "
                 f"these lengths are bounded by the task at this budget, not separated by the "
                 f"cells")

@@ -124,7 +124,12 @@ def _finish_axis(ax, block: str, lengths: list[int], lo: float, hi: float, serie
     """A panel's log length axis, its ticks, the rules between families, title and label."""
     ax.set_xscale("log")
     ax.set_xlim(lo, hi * 1.6)
-    ax.set_xticks(lengths, [str(v) for v in lengths])
+    labelled, last = set(), None  # a tick per length run; labels only where they do not touch
+    for v in lengths:
+        if last is None or v / last >= 1.2:
+            labelled.add(v)
+            last = v
+    ax.set_xticks(lengths, [str(v) if v in labelled else "" for v in lengths])
     ax.minorticks_off()
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="y", visible=False)

@@ -295,16 +295,15 @@ STUDIES: dict[str, dict[str, Any]] = {
         "forget_bias": {"lstm_fb0": 0, "lstm": 1, "lstm_fb3": 3, "lstm_chrono": "chrono"},
         "scales": {
             "cpu": {
-                "description": "at most 60 minutes on an idle 2-core CPU (two runs at once)",
+                "description": "about 1 h 30 min on a 2-core CPU (two runs at once; 1,400 runs)",
                 "workers": 2,
                 # copy memory at CPU scale is the card's variant K=2 symbols from A=4 (settings
                 # below). Measured on lstm at 5,000 parameters: the paper's K=10 of 8 leaves
                 # no run the plateau (0 of 48 runs of 12 models solved L=5 in 1,500 steps); at
                 # L=25 in 3,000 steps K=4 of 8 is solved by 0 of 3 runs, K=3 of 4 by 1 of 4; K=2
                 # of 4 (lr 0.01, 2,000 steps) by both seeds at L=10 (600 and 800 steps) and by
-                # one at L=25 (1,200)
-                # every model solves copy memory at L=20 (K=2 of 4); a probe beyond 40 costs
-                # about half an hour on 2 cores, which the 60-minute bound does not hold
+                # one at L=25 (1,200). Every model solved copy memory at L=20; a probe beyond 40
+                # costs about half an hour on 2 cores, so the search stops there (a ceiling)
                 "base": {"adding": 25, "delayed_xor": 12, "copy_memory": 10},
                 "max_length": {"adding": 100, "delayed_xor": 48, "copy_memory": 40},
                 # a model that fails the base length is searched down to L=5: a bracket, not
@@ -313,7 +312,7 @@ STUDIES: dict[str, dict[str, Any]] = {
                 # steps between the largest solved and smallest failed length: delayed XOR two
                 # (seven gated cells shared [12, 18) with one step), so its brackets are 3 wide
                 "bisect": {"adding": 1, "delayed_xor": 2, "copy_memory": 1},
-                # no rates beyond the grid's edge at this scale (the 60-minute bound); the
+                # no rates beyond the grid's edge at this scale (its time on 2 cores); the
                 # Findings count how often the choice sat at the edge
                 "extend_rates": 0,
                 "gradflow": {"task": "adding", "length": 25, "batch": 32},
