@@ -17,6 +17,9 @@ model and length interleaved in rotating order and repeated:
 - ``default_reused``: the same run right after it, taking over its compiled program, as the
   runs of one shape after the first do in a sweep (``memorybench.run.programs``).
 
+The quick level times only ``today`` and the default (the headline's two), to stay in its
+time; the full and tiny levels time every path.
+
 Per row: the run's wall seconds (fixed costs included), the steady ms a step (the runner's
 throughput, first evaluation interval left out), runs per core-hour (3,600 / wall), and the
 arithmetic limit: the step's matmul FLOPs (``bench.flops``) over the small-GEMM rate
@@ -28,6 +31,10 @@ today's, for the study's reference model at the longest length: of a shape's R r
 rates of the CPU study) the first compiles and the rest reuse, so its wall is
 (compiled + (R - 1) x reused) / R; the median over rounds. ``study_shape_speedup_compiled`` is
 the same when every run compiles.
+
+``floor`` (``memorybench.bench.step_floor``) times the reference's step another three ways
+(TensorFlow's fused LSTM kernel, K models as one program) and states the whole training step
+that ``study_shape_speedup`` 3 needs: what stands between the default path and the limit.
 
 It runs in a process of its own (``run_section``) so that TensorFlow starts with one thread.
 """
@@ -56,7 +63,8 @@ REUSED = "default_reused"
 LEVELS: dict[str, dict[str, Any]] = {
     "full": dict(models=("simple_rnn", "ungated", "lstm", "gru"), lengths=(25, 100), rounds=2,
                  steps=1000, budget=5000),
-    "quick": dict(models=("lstm",), lengths=(25, 100), rounds=1, steps=1000, budget=5000),
+    "quick": dict(models=("lstm",), lengths=(25, 100), rounds=1, steps=1000, budget=5000,
+                  paths=("today", "default")),  # the headline's two; full has every path
     "tiny": dict(models=("simple_rnn",), lengths=(5,), rounds=1, steps=20, budget=300,
                  train={"eval_every": 10, "batch_size": 8, "n_train": 64, "n_val": 16,
                         "n_test": 16, "eval_batch_size": 16}),
@@ -159,7 +167,7 @@ def _info(lv: dict) -> dict[tuple, dict[str, Any]]:
             built = mb.build_model(task, model, units=resolved.model.units)
             out[(model, length)] = {
                 "units": resolved.model.units, "params": int(built.count_params()),
-                "batch": resolved.train.batch_size,
+                "batch": resolved.train.batch_size, "input_dim": task.spec.input_dim,
                 "flops": flops_per_step(built, task.spec, resolved.train.batch_size)}
     return out
 
@@ -176,7 +184,8 @@ def measure(level: str) -> dict[str, Any]:
     if keras.config.backend() == "jax":
         times = _time_paths(lv, {"jax": PATHS["default"]}, "jax_reused")
     else:
-        times = _time_paths(lv, PATHS, REUSED)
+        times = _time_paths(lv, {k: v for k, v in PATHS.items() if k in lv.get("paths", PATHS)},
+                            REUSED)
     info = _info(lv)
     rate = gemm_gflops(max(i["batch"] for i in info.values()),
                        max(i["units"] for i in info.values()))
@@ -193,7 +202,9 @@ def measure(level: str) -> dict[str, Any]:
     mixed = [(c["wall_s"] + (runs_a_shape - 1) * u["wall_s"]) / runs_a_shape
              for c, u in zip(t["default"], t[REUSED], strict=True)]
     today = [x["wall_s"] for x in t["today"]]
-    out["study_shape"].update(reference=ref, runs_a_shape=runs_a_shape)
+    out["study_shape"].update(reference=ref, runs_a_shape=runs_a_shape,
+                              floor=_floor(info[(ref, max(lv["lengths"]))], max(lv["lengths"]),
+                                           rate, today, mixed, t["default"], lv["steps"]))
     return {
         "study_shape_speedup": statistics.median(a / b for a, b in zip(today, mixed,
                                                                         strict=True)),
@@ -201,6 +212,19 @@ def measure(level: str) -> dict[str, Any]:
             a / b["wall_s"] for a, b in zip(today, t["default"], strict=True)),
         **out,
     }
+
+
+def _floor(i: dict, length: int, rate: float, today: list, mixed: list, default: list,
+           steps: int) -> dict[str, Any]:
+    """``step_floor`` at the reference's shape, and the whole training step (ms) that would make
+    ``study_shape_speedup`` 3 with today's fixed costs of a run (wall less steps)."""
+    from memorybench.bench import step_floor
+
+    stepping = statistics.median(x["ms_step"] for x in default) * steps / 1e3
+    fixed = statistics.median(mixed) - stepping
+    needed = 1e3 * (statistics.median(today) / 3.0 - fixed) / steps
+    return {**step_floor.measure(i["units"], i["batch"], length, i["input_dim"], rate),
+            "needed_ms_step": needed}
 
 
 def run_section(level: str, timeout: float = 3600.0) -> dict[str, Any]:
@@ -252,6 +276,10 @@ def note(res: dict[str, Any]) -> list[str]:
                    f"{r['limit_ms_step']:>10.2f}{r['over_limit']:>9.1f}")
     if "jax" in s:
         out.append(f"JAX backend (rows jax, jax_reused): {s['jax']}")
+    if "floor" in s:
+        from memorybench.bench import step_floor
+
+        out += step_floor.note(s["floor"], s["floor"]["needed_ms_step"])
     out.append(f"study_shape_speedup {res['study_shape_speedup']:.2f} ({s['reference']}, "
                f"L={max(r['length'] for r in s['rows'])}, {s['runs_a_shape']} runs a shape: "
                f"one compiles, the rest reuse); every run compiling: "
