@@ -75,13 +75,14 @@ def test_bench_tiny_writes_every_key(tmp_path, capsys, monkeypatch):
     assert "study_shape_speedup" in table and "default_reused" in table
     # the step floor: the same gradient three ways, each timed, and the step the target needs
     floor = shape["floor"]
-    assert [r["way"] for r in floor["rows"]] == ["keras_xla", "fused_kernel", "stacked_4"]
+    assert [r["way"] for r in floor["rows"]] == ["keras_xla", "fused_kernel", "stacked_4",
+                                                   "matmuls_only"]
     for r in floor["rows"]:
         assert _positive(r["ms_step"]) and _positive(r["over_limit"]), r
         assert r["us_per_time_step"] == pytest.approx(1e3 * r["ms_step"] / floor["length"])
     assert floor["length"] == 5 and _positive(floor["limit_us_per_time_step"])
     assert math.isfinite(floor["needed_ms_step"])
-    assert "step floor" in table and "fused_kernel" in table
+    assert "step floor" in table and "fused_kernel" in table and "its matmuls take" in table
 
 
 def test_flops_are_counted_from_the_weight_matrices():

@@ -3,14 +3,17 @@
 At the why-LSTM study's size (an LSTM of ~34 units, batch 64) a training step is not bound
 by its matmuls: ``study_shape`` finds the default path (XLA) some 3x above the arithmetic
 limit. This probe times one step's gradient (forward and backward through time, no optimizer)
-of that LSTM three ways, interleaved in one process and thread, so that the bench itself says
-whether another way to run the same step would be faster:
+of that LSTM three ways, and its matmuls alone, interleaved in one process and thread, so that
+the bench itself says whether another way to run the same step would be faster:
 
 - ``keras_xla``: ``keras.layers.LSTM`` under XLA, as the default training path runs it;
 - ``fused_kernel``: TensorFlow's fused C++ LSTM kernel (``tf.raw_ops.BlockLSTMV2`` and its
   registered gradient): the whole sequence in one op, no per-step dispatch at all;
 - ``stacked_4``: four LSTMs of this size as one XLA program (weights stacked, one batched
-  matmul a time step, one loop), per model: the cost of training K runs of a shape together.
+  matmul a time step, one loop), per model: the cost of training K runs of a shape together;
+- ``matmuls_only``: the step's three matmuls a time step (forward, and the two of the backward
+  pass) alone in one XLA loop: what the arithmetic costs as XLA runs it, so that the rest of
+  ``keras_xla`` is its elementwise work and the loop's bookkeeping.
 
 If per-step dispatch were what costs, the fused kernel would be several times faster and the
 stacked program's per-model cost would fall with K; ``us_per_time_step`` says how far each is
@@ -36,7 +39,8 @@ def measure(units: int, batch: int, length: int, input_dim: int, gemm_gflops: fl
     shape = dict(units=units, batch=batch, length=length, input_dim=input_dim)
     cands = {"keras_xla": (_keras_step(rng, **shape), 1),
              "fused_kernel": (_fused_step(rng, **shape), 1),
-             f"stacked_{STACK}": (_stacked_step(rng, STACK, **shape), STACK)}
+             f"stacked_{STACK}": (_stacked_step(rng, STACK, **shape), STACK),
+             "matmuls_only": (_matmuls(rng, **shape), 1)}
     for fn, _ in cands.values():
         fn()  # trace and compile
     ms: dict[str, list[float]] = {k: [] for k in cands}
@@ -135,6 +139,25 @@ def _stacked_step(rng, k, units, batch, length, input_dim):
                     *_data(rng, batch, length, input_dim, k), jit=True)
 
 
+def _matmuls(rng, units, batch, length, input_dim):
+    import tensorflow as tf
+
+    u = tf.constant(rng.standard_normal((units + input_dim, 4 * units)).astype("f") * 0.1)
+    h0 = tf.constant(rng.standard_normal((batch, units + input_dim)).astype("f"))
+
+    def body(t, h, grad):
+        z = tf.matmul(h, u)  # forward: [x, h] @ W
+        back = tf.matmul(z, u, transpose_b=True)  # backward: to the state
+        grad += tf.matmul(h, z, transpose_a=True)  # backward: to the weights
+        return t + 1, back * 1e-3, grad
+
+    def loop():
+        return tf.while_loop(lambda t, h, g: t < length, body, (0, h0, tf.zeros_like(u)),
+                             maximum_iterations=length)[2]
+
+    return tf.function(loop, jit_compile=True)
+
+
 def note(floor: dict[str, Any], needed_ms: float | None) -> list[str]:
     """The probe as text lines."""
     out = [f"step floor (L={floor['length']}, {floor['units']} units, batch {floor['batch']}; "
@@ -144,6 +167,11 @@ def note(floor: dict[str, Any], needed_ms: float | None) -> list[str]:
         per = " a model" if r["way"].startswith("stacked") else ""
         out.append(f"  {r['way']:<14}{r['ms_step']:>8.2f} ms{per}  "
                    f"{r['us_per_time_step']:>6.1f} us a time step  {r['over_limit']:>5.1f}x limit")
+    by = {r["way"]: r for r in floor["rows"]}
+    if {"keras_xla", "matmuls_only"} <= set(by):
+        k, m = by["keras_xla"]["us_per_time_step"], by["matmuls_only"]["us_per_time_step"]
+        out.append(f"  of keras_xla's {k:.1f} us a time step, its matmuls take {m:.1f}; the rest "
+                   f"({k - m:.1f}) is elementwise work and the loop's bookkeeping")
     if needed_ms is not None:
         out.append(f"  study_shape_speedup 3 needs a whole training step of <= {needed_ms:.2f} ms "
                    f"at this length")
