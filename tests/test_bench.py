@@ -122,3 +122,17 @@ def test_gpu_check_says_there_is_no_gpu_and_its_alternatives_are_valid_runs(caps
     assert resolve(gpu_check._cfg("lstm", jit=True, params={"use_cudnn": False})).train.jit
     assert resolve(gpu_check._cfg("lstm_full", jit=False)).train.jit is False
     assert resolve(gpu_check._cfg("lstm_full")).train.jit is True
+
+
+def test_step_floor_note_splits_the_step_and_says_when_no_step_reaches_the_target():
+    from memorybench.bench import step_floor
+
+    floor = {"length": 100, "units": 34, "batch": 64, "limit_us_per_time_step": 33.0,
+             "rows": [{"way": "keras_xla", "ms_step": 9.0, "us_per_time_step": 90.0,
+                       "over_limit": 90 / 33},
+                      {"way": "matmuls_only", "ms_step": 4.0, "us_per_time_step": 40.0,
+                       "over_limit": 40 / 33}]}
+    lines = step_floor.note(floor, 6.0)
+    assert "its matmuls take 40.0; the rest (50.0)" in lines[-2]
+    assert lines[-1].endswith("<= 6.00 ms at this length")
+    assert "out of reach of a faster step alone" in step_floor.note(floor, -1.5)[-1]

@@ -172,7 +172,10 @@ def note(floor: dict[str, Any], needed_ms: float | None) -> list[str]:
         k, m = by["keras_xla"]["us_per_time_step"], by["matmuls_only"]["us_per_time_step"]
         out.append(f"  of keras_xla's {k:.1f} us a time step, its matmuls take {m:.1f}; the rest "
                    f"({k - m:.1f}) is elementwise work and the loop's bookkeeping")
-    if needed_ms is not None:
+    if needed_ms is not None and needed_ms > 0:
         out.append(f"  study_shape_speedup 3 needs a whole training step of <= {needed_ms:.2f} ms "
                    f"at this length")
+    elif needed_ms is not None:  # the default path's fixed costs alone exceed a third of today's
+        out.append("  study_shape_speedup 3 is out of reach of a faster step alone: the default "
+                   "path's fixed costs exceed a third of today's run")
     return out

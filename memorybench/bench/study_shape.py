@@ -32,9 +32,10 @@ rates of the CPU study) the first compiles and the rest reuse, so its wall is
 (compiled + (R - 1) x reused) / R; the median over rounds. ``study_shape_speedup_compiled`` is
 the same when every run compiles.
 
-``floor`` (``memorybench.bench.step_floor``) times the reference's step another three ways
-(TensorFlow's fused LSTM kernel, K models as one program) and states the whole training step
-that ``study_shape_speedup`` 3 needs: what stands between the default path and the limit.
+``floor`` (``memorybench.bench.step_floor``) times the reference's step as the default path
+runs it and other ways (TensorFlow's fused LSTM kernel, K models as one program, its matmuls
+alone) and states the whole training step that ``study_shape_speedup`` 3 needs: what stands
+between the default path and the limit.
 
 It runs in a process of its own (``run_section``) so that TensorFlow starts with one thread.
 """
